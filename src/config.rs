@@ -1,0 +1,336 @@
+//! Typed configuration under `[<profile>.auth]`, read from Rocket's figment and
+//! validated once at ignite so that a bad setting stops the app with one clear line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+use url::Url;
+
+/// Environment variables honoured for people coming from a NextAuth + Keycloak setup,
+/// and the figment key each one sets. `ROCKET_*` variables still win over these.
+const COMPAT_ENV: &[(&str, &str)] = &[
+    ("DATABASE_URL", "databases.auth.url"),
+    ("KEYCLOAK_ISSUER", "auth.providers.keycloak.issuer"),
+    ("KEYCLOAK_CLIENT_ID", "auth.providers.keycloak.client_id"),
+    ("KEYCLOAK_CLIENT_SECRET", "auth.providers.keycloak.client_secret"),
+];
+
+/// The figment the app reads: `Rocket.toml` and `ROCKET_*` (Rocket's own), the
+/// NextAuth-style variables, and a `.env` file that never overrides the real environment.
+pub fn figment() -> Figment {
+    // A missing .env is normal; a malformed one is reported but not fatal.
+    if let Err(error) = dotenvy::dotenv() {
+        if !error.not_found() {
+            eprintln!("latchkey: ignoring .env: {error}");
+        }
+    }
+    with_compat_env(rocket::Config::figment(), |name| std::env::var(name).ok())
+}
+
+/// Layers the NextAuth-style variables over `base`, then `ROCKET_*` again on top so that
+/// Rocket's own variables keep the last word, as Rocket users expect.
+pub fn with_compat_env(base: Figment, lookup: impl Fn(&str) -> Option<String>) -> Figment {
+    let mut figment = base;
+    for (variable, key) in COMPAT_ENV {
+        if let Some(value) = lookup(variable).filter(|v| !v.is_empty()) {
+            figment = figment.merge(Serialized::global(key, value));
+        }
+    }
+    figment.merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
+}
+
+/// Everything under `auth`, validated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The public URL people reach the app at; redirect URIs are built from it.
+    pub base_url: Url,
+    /// Apply `migrations/` at ignite. Off for least-privilege deployments.
+    #[serde(default = "default_true")]
+    pub run_migrations: bool,
+    #[serde(default)]
+    pub session: SessionConfig,
+    #[serde(default)]
+    pub cookie: CookieConfig,
+    /// Peers whose `X-Forwarded-For` is believed. Empty: the socket address is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpNet>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Sliding lifetime: activity moves `expires_at` to now + max_age.
+    #[serde(deserialize_with = "human_duration")]
+    pub max_age: Duration,
+    /// How stale the last extension must be before a request extends again.
+    #[serde(deserialize_with = "human_duration")]
+    pub update_age: Duration,
+    /// Hard limit from sign-in that no activity extends.
+    #[serde(deserialize_with = "human_duration")]
+    pub absolute_max_age: Duration,
+    /// How often `last_seen_at` may be written.
+    #[serde(deserialize_with = "human_duration")]
+    pub activity_interval: Duration,
+    /// How often the sweeper deletes expired rows.
+    #[serde(deserialize_with = "human_duration")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        SessionConfig {
+            max_age: Duration::from_secs(30 * DAY),
+            update_age: Duration::from_secs(DAY),
+            absolute_max_age: Duration::from_secs(90 * DAY),
+            activity_interval: Duration::from_secs(5 * 60),
+            sweep_interval: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CookieConfig {
+    /// `Secure` flag and `__Host-` prefix. Unset: on exactly when base_url is https.
+    pub secure: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub issuer: Url,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Where the IdP sends the browser after its logout; default `{base_url}/signed-out`.
+    #[serde(default)]
+    pub post_logout_redirect: Option<Url>,
+    /// Link a sign-in to an existing user with the same, IdP-verified e-mail.
+    #[serde(default)]
+    pub allow_email_linking: bool,
+    /// Name shown on the provider chooser; default the provider's key.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// A configuration secret that never shows up in `Debug` output or logs.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A configuration problem, phrased as `key: problem` so the operator knows where to look.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Figment(#[from] Box<figment::Error>),
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), problem: problem.into() }
+}
+
+impl AuthConfig {
+    /// Extracts and validates `auth` from the selected profile of `figment`.
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let config: AuthConfig = figment.extract_inner("auth").map_err(Box::new)?;
+        let strict = figment.profile() == rocket::Config::RELEASE_PROFILE;
+        // Rocket's own defaults always carry a (zero) secret_key, so ask Rocket, not the figment.
+        let secret_key_set = figment.extract::<rocket::Config>().is_ok_and(|rocket| !rocket.secret_key.is_zero());
+        config.validate(strict, secret_key_set)?;
+        Ok(config)
+    }
+
+    /// Whether cookies get `Secure` and the `__Host-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.cookie.secure.unwrap_or(self.base_url.scheme() == "https")
+    }
+
+    /// `base_url` joined with an absolute path such as `/auth/callback`.
+    pub fn url_for(&self, path: &str) -> String {
+        format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    fn validate(&self, strict: bool, secret_key_set: bool) -> Result<(), ConfigError> {
+        match self.base_url.scheme() {
+            "http" | "https" => {}
+            other => return Err(invalid("auth.base_url", format!("scheme must be http or https, not {other}"))),
+        }
+        if self.cookie.secure == Some(true) && self.base_url.scheme() == "http" {
+            return Err(invalid(
+                "auth.cookie.secure",
+                "is true but auth.base_url is http://: browsers drop Secure cookies over plain http",
+            ));
+        }
+        self.session.validate()?;
+        if self.providers.is_empty() {
+            return Err(invalid("auth.providers", "configure at least one OpenID Connect provider"));
+        }
+        for (name, provider) in &self.providers {
+            provider.validate(name, strict)?;
+        }
+        if strict {
+            if !secret_key_set {
+                return Err(invalid(
+                    "secret_key",
+                    "is required in the release profile (flow cookies are encrypted with it); generate one with `openssl rand -base64 32`",
+                ));
+            }
+            if self.base_url.scheme() != "https" {
+                return Err(invalid("auth.base_url", "must be https:// in the release profile"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SessionConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let named = [
+            ("max_age", self.max_age),
+            ("update_age", self.update_age),
+            ("absolute_max_age", self.absolute_max_age),
+            ("activity_interval", self.activity_interval),
+            ("sweep_interval", self.sweep_interval),
+        ];
+        for (name, value) in named {
+            if value.is_zero() {
+                return Err(invalid(format!("auth.session.{name}"), "must be longer than zero"));
+            }
+        }
+        if self.update_age > self.max_age {
+            return Err(invalid(
+                "auth.session.update_age",
+                format!(
+                    "({}) must not be larger than auth.session.max_age ({})",
+                    short_duration(self.update_age),
+                    short_duration(self.max_age)
+                ),
+            ));
+        }
+        if self.absolute_max_age < self.max_age {
+            return Err(invalid(
+                "auth.session.absolute_max_age",
+                format!(
+                    "({}) must not be shorter than auth.session.max_age ({})",
+                    short_duration(self.absolute_max_age),
+                    short_duration(self.max_age)
+                ),
+            ));
+        }
+        // Chrono durations are what the store computes with; reject what it cannot hold.
+        if chrono::Duration::from_std(self.absolute_max_age).is_err() {
+            return Err(invalid("auth.session.absolute_max_age", "is too large"));
+        }
+        Ok(())
+    }
+}
+
+impl ProviderConfig {
+    fn validate(&self, name: &str, strict: bool) -> Result<(), ConfigError> {
+        let key = |field: &str| format!("auth.providers.{name}.{field}");
+        let name_ok = !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(invalid(format!("auth.providers.{name}"), "provider names use only a-z, 0-9, '-' and '_'"));
+        }
+        if !matches!(self.issuer.scheme(), "http" | "https") {
+            return Err(invalid(key("issuer"), "must be an http(s) URL"));
+        }
+        if self.client_id.trim().is_empty() {
+            return Err(invalid(key("client_id"), "is empty"));
+        }
+        if !self.scopes.iter().any(|scope| scope == "openid") {
+            return Err(invalid(key("scopes"), "must include \"openid\""));
+        }
+        if strict {
+            if self.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
+                return Err(invalid(key("client_secret"), "is required in the release profile"));
+            }
+            if self.issuer.scheme() != "https" {
+                return Err(invalid(key("issuer"), "must be https:// in the release profile"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn display_name<'a>(&'a self, key: &'a str) -> &'a str {
+        self.display_name.as_deref().unwrap_or(key)
+    }
+}
+
+/// "90d", "36h", "15m" or "45s": the largest whole unit, as an operator would write it.
+fn short_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+
+/// Parses "30d", "24h", "15m", "1h 30m" (humantime's grammar) into a `Duration`.
+fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// The duration grammar of the configuration, exposed for tests and fuzzing.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|error| format!("{text:?} is not a duration like \"30d\", \"24h\" or \"15m\" ({error})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_human_durations() {
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret("hunter2".into());
+        assert!(!format!("{secret:?}").contains("hunter2"));
+    }
+}

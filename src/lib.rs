@@ -1,0 +1,60 @@
+//! latchkey: OpenID Connect sign-in with sessions kept in PostgreSQL, for Rocket.
+//!
+//! [`build`] is the one place where fairings, routes and catchers are wired; another
+//! Rocket app can take the same pieces from the modules below.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod oidc;
+pub mod routes;
+
+use figment::Figment;
+use rocket::fairing::AdHoc;
+use rocket::{Build, Rocket};
+use rocket_db_pools::Database;
+use rocket_dyn_templates::Template;
+
+use crate::config::AuthConfig;
+use crate::oidc::Providers;
+
+/// The app as configured by `Rocket.toml`, the environment and `.env`.
+pub fn rocket() -> Rocket<Build> {
+    build(config::figment())
+}
+
+/// The app on a given figment (tests pass their own).
+pub fn build(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(configuration())
+        .attach(db::AuthDb::init())
+        .attach(db::migrations())
+        .attach(oidc::provider::discovery())
+        .attach(Template::fairing())
+        .mount("/", routes::health::routes())
+        .mount("/", routes::assets::routes())
+        .register("/", routes::catchers::catchers())
+}
+
+/// Validates `auth` at ignite and manages it; a bad setting aborts launch with one line
+/// naming the key.
+fn configuration() -> AdHoc {
+    AdHoc::try_on_ignite("Configuration", |rocket| async move {
+        let config = match AuthConfig::from_figment(rocket.figment()) {
+            Ok(config) => config,
+            Err(error) => {
+                tracing::error!("configuration refused: {error}");
+                eprintln!("latchkey: configuration refused: {error}");
+                return Err(rocket);
+            }
+        };
+        let providers = match Providers::from_config(&config) {
+            Ok(providers) => providers,
+            Err(error) => {
+                eprintln!("latchkey: {error}");
+                return Err(rocket);
+            }
+        };
+        Ok(rocket.manage(config).manage(providers))
+    })
+}

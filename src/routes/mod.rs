@@ -1,0 +1,5 @@
+//! HTTP routes and catchers, grouped by area; `lib.rs` mounts them.
+
+pub mod assets;
+pub mod catchers;
+pub mod health;

@@ -1,0 +1,149 @@
+//! Shared test support: a fresh PostgreSQL database per test, the app built on it, and
+//! handles on the real Keycloak that `scripts/services` runs.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use figment::providers::Serialized;
+use figment::Figment;
+use rocket::local::asynchronous::Client;
+use sqlx::postgres::PgConnection;
+use sqlx::Connection;
+
+/// The role's own database; used only to create and drop the per-test ones.
+pub fn admin_database_url() -> String {
+    std::env::var("LATCHKEY_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://latchkey:latchkey@127.0.0.1:5432/latchkey".into())
+}
+
+pub fn keycloak_url() -> String {
+    std::env::var("LATCHKEY_KEYCLOAK_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into())
+}
+
+pub fn keycloak_issuer() -> String {
+    format!("{}/realms/latchkey", keycloak_url())
+}
+
+/// A database of its own for one test, dropped (with its connections) when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let name = format!("latchkey_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_database_url();
+        let mut connection = PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("create test database");
+        let base = admin.rsplit_once('/').map(|(base, _)| base.to_string()).expect("database URL has a path");
+        TestDb { url: format!("{base}/{name}"), name }
+    }
+
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; a thread with its own runtime may block.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(mut connection) = PgConnection::connect(&admin_database_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut connection)
+                        .await;
+                }
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Rocket.toml's debug profile pointed at `db` and at the test client of the dev realm,
+/// with Rocket's own logging quiet.
+pub fn figment(db: &TestDb) -> Figment {
+    rocket::Config::figment()
+        .merge(Serialized::global("log_level", "off"))
+        .merge(Serialized::global("databases.auth.url", &db.url))
+        .merge(Serialized::global("databases.auth.max_connections", 4))
+        .merge(Serialized::global("databases.auth.connect_timeout", 3))
+        .merge(Serialized::global("auth.providers.keycloak.issuer", keycloak_issuer()))
+        .merge(Serialized::global("auth.providers.keycloak.client_id", "latchkey-test"))
+        .merge(Serialized::global("auth.providers.keycloak.client_secret", "latchkey-test-secret"))
+}
+
+/// The app on `figment`, behind Rocket's in-process client (liftoff fairings run).
+pub async fn client(figment: Figment) -> Client {
+    Client::tracked(latchkey::build(figment)).await.expect("the app ignites")
+}
+
+/// Polls `probe` until it returns true, for at most `limit`.
+pub async fn eventually<F, Fut>(limit: Duration, mut probe: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if probe().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// The real Keycloak, frozen with SIGSTOP (it accepts connections but answers nothing,
+/// like a hung IdP) until this guard is dropped or `thaw` is called.
+pub struct FrozenKeycloak {
+    pid: Option<String>,
+}
+
+pub fn keycloak_pid() -> String {
+    let pidfile = std::env::var("LATCHKEY_KEYCLOAK_PIDFILE").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        format!("{home}/.cache/latchkey/run/keycloak.pid")
+    });
+    std::fs::read_to_string(&pidfile).unwrap_or_else(|e| panic!("read {pidfile}: {e}")).trim().to_string()
+}
+
+fn signal(pid: &str, signal: &str) {
+    let status = std::process::Command::new("kill").args([signal, pid]).status().expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+impl FrozenKeycloak {
+    pub fn freeze() -> FrozenKeycloak {
+        let pid = keycloak_pid();
+        signal(&pid, "-STOP");
+        FrozenKeycloak { pid: Some(pid) }
+    }
+
+    pub fn thaw(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            signal(&pid, "-CONT");
+        }
+    }
+}
+
+impl Drop for FrozenKeycloak {
+    fn drop(&mut self) {
+        self.thaw();
+    }
+}
+
+/// Tests that freeze Keycloak take this lock so that no other test in the same binary
+/// needs Keycloak meanwhile.
+pub static KEYCLOAK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

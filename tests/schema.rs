@@ -1,0 +1,189 @@
+//! The migrations: what they create, that a second run changes nothing, and the switch.
+
+mod common;
+
+use common::{client, figment, TestDb};
+use figment::providers::Serialized;
+use sqlx::Row;
+
+async fn applied_migrations(db: &TestDb) -> i64 {
+    let mut connection = db.connect().await;
+    sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&mut connection)
+        .await
+        .expect("count applied migrations")
+}
+
+#[tokio::test]
+async fn migrations_apply_to_an_empty_database_and_rerun_is_a_no_op() {
+    let db = TestDb::create().await;
+    let mut connection = db.connect().await;
+
+    latchkey::db::MIGRATOR.run(&mut connection).await.expect("first run");
+    let after_first = applied_migrations(&db).await;
+    latchkey::db::MIGRATOR.run(&mut connection).await.expect("second run");
+
+    assert_eq!(after_first, latchkey::db::MIGRATOR.iter().count() as i64);
+    assert_eq!(applied_migrations(&db).await, after_first);
+}
+
+#[tokio::test]
+async fn tables_have_the_designed_columns() {
+    let db = TestDb::create().await;
+    let mut connection = db.connect().await;
+    latchkey::db::MIGRATOR.run(&mut connection).await.expect("migrate");
+
+    let expected: &[(&str, &[(&str, &str)])] = &[
+        (
+            "users",
+            &[
+                ("id", "uuid"),
+                ("name", "text"),
+                ("email", "text"),
+                ("email_verified", "timestamp with time zone"),
+                ("image", "text"),
+                ("created_at", "timestamp with time zone"),
+                ("updated_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "accounts",
+            &[
+                ("id", "uuid"),
+                ("user_id", "uuid"),
+                ("type", "text"),
+                ("provider", "text"),
+                ("provider_account_id", "text"),
+                ("refresh_token", "text"),
+                ("access_token", "text"),
+                ("expires_at", "timestamp with time zone"),
+                ("token_type", "text"),
+                ("scope", "text"),
+                ("id_token", "text"),
+                ("session_state", "text"),
+            ],
+        ),
+        (
+            "sessions",
+            &[
+                ("id", "uuid"),
+                ("token_hash", "bytea"),
+                ("user_id", "uuid"),
+                ("expires_at", "timestamp with time zone"),
+                ("absolute_expires_at", "timestamp with time zone"),
+                ("created_at", "timestamp with time zone"),
+                ("last_seen_at", "timestamp with time zone"),
+                ("user_agent", "text"),
+                ("ip", "inet"),
+                ("provider", "text"),
+                ("idp_sid", "text"),
+                ("id_token", "text"),
+            ],
+        ),
+        ("verification_tokens", &[("identifier", "text"), ("token", "bytea"), ("expires", "timestamp with time zone")]),
+    ];
+    for (table, columns) in expected {
+        let rows = sqlx::query(
+            "SELECT column_name::text, data_type::text FROM information_schema.columns
+             WHERE table_schema = 'public' AND table_name = $1",
+        )
+        .bind(table)
+        .fetch_all(&mut connection)
+        .await
+        .expect("read columns");
+        let actual: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        for (column, data_type) in *columns {
+            assert!(
+                actual.iter().any(|(name, kind)| name == column && kind == data_type),
+                "{table}.{column} {data_type} missing; have {actual:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn indexes_and_constraints_are_in_place() {
+    let db = TestDb::create().await;
+    let mut connection = db.connect().await;
+    latchkey::db::MIGRATOR.run(&mut connection).await.expect("migrate");
+
+    let indexes: Vec<String> = sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        .fetch_all(&mut connection)
+        .await
+        .expect("read indexes");
+    for wanted in [
+        "UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower(email))",
+        "UNIQUE INDEX accounts_provider_account_key ON public.accounts USING btree (provider, provider_account_id)",
+        "UNIQUE INDEX sessions_token_hash_key ON public.sessions USING btree (token_hash)",
+        "INDEX sessions_user_id_idx ON public.sessions USING btree (user_id)",
+        "INDEX sessions_expires_at_idx ON public.sessions USING btree (expires_at)",
+        "INDEX sessions_provider_idp_sid_idx ON public.sessions USING btree (provider, idp_sid)",
+        "UNIQUE INDEX verification_tokens_pkey ON public.verification_tokens USING btree (identifier, token)",
+    ] {
+        assert!(indexes.iter().any(|index| index.contains(wanted)), "missing index {wanted}; have {indexes:#?}");
+    }
+
+    let cascades: Vec<String> = sqlx::query_scalar(
+        "SELECT conrelid::regclass::text FROM pg_constraint
+         WHERE contype = 'f' AND confrelid = 'users'::regclass AND confdeltype = 'c'",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("read foreign keys");
+    assert!(cascades.contains(&"accounts".to_string()) && cascades.contains(&"sessions".to_string()));
+
+    // E-mail uniqueness ignores case.
+    sqlx::query("INSERT INTO users (email) VALUES ('Alice@Example.com')")
+        .execute(&mut connection)
+        .await
+        .expect("insert");
+    let duplicate =
+        sqlx::query("INSERT INTO users (email) VALUES ('alice@example.COM')").execute(&mut connection).await;
+    assert!(duplicate.is_err(), "a second user with the same e-mail in other case was accepted");
+
+    // A session token hash is exactly a SHA-256.
+    let user_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users LIMIT 1").fetch_one(&mut connection).await.expect("user id");
+    let short_hash = sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, expires_at, absolute_expires_at, provider)
+         VALUES ('\\x00', $1, now(), now(), 'keycloak')",
+    )
+    .bind(user_id)
+    .execute(&mut connection)
+    .await;
+    assert!(short_hash.is_err(), "a token hash that is not 32 bytes was accepted");
+}
+
+#[tokio::test]
+async fn the_app_migrates_at_ignite() {
+    let db = TestDb::create().await;
+
+    let _app = client(figment(&db)).await;
+
+    assert_eq!(applied_migrations(&db).await, latchkey::db::MIGRATOR.iter().count() as i64);
+}
+
+#[tokio::test]
+async fn migrations_can_be_switched_off() {
+    let db = TestDb::create().await;
+
+    let _app = client(figment(&db).merge(Serialized::global("auth.run_migrations", false))).await;
+
+    let mut connection = db.connect().await;
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_one(&mut connection)
+        .await
+        .expect("count tables");
+    assert_eq!(tables, 0);
+}
+
+#[tokio::test]
+async fn a_refused_configuration_stops_the_app_at_ignite() {
+    let db = TestDb::create().await;
+    let refused = figment(&db).merge(Serialized::global("auth.session.update_age", "90d"));
+
+    let ignited = latchkey::build(refused).ignite().await;
+
+    let Err(error) = ignited else { panic!("the app ignited with update_age > max_age") };
+    assert!(matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)), "{error:?}");
+}
