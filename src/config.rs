@@ -53,6 +53,9 @@ pub struct AuthConfig {
     /// Apply `migrations/` at ignite. Off for least-privilege deployments.
     #[serde(default = "default_true")]
     pub run_migrations: bool,
+    /// How long a started sign-in may take before its flow cookie is refused.
+    #[serde(default = "default_login_timeout", deserialize_with = "human_duration")]
+    pub login_timeout: Duration,
     #[serde(default)]
     pub session: SessionConfig,
     #[serde(default)]
@@ -186,6 +189,9 @@ impl AuthConfig {
                 "is true but auth.base_url is http://: browsers drop Secure cookies over plain http",
             ));
         }
+        if self.login_timeout.is_zero() {
+            return Err(invalid("auth.login_timeout", "must be longer than zero"));
+        }
         self.session.validate()?;
         if self.providers.is_empty() {
             return Err(invalid("auth.providers", "configure at least one OpenID Connect provider"));
@@ -292,6 +298,10 @@ fn short_duration(duration: Duration) -> String {
         s if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
     }
+}
+
+fn default_login_timeout() -> Duration {
+    Duration::from_secs(10 * 60)
 }
 
 fn default_true() -> bool {

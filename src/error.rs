@@ -11,7 +11,9 @@ use serde_json::json;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("database unavailable: {0}")]
-    DbUnavailable(#[source] sqlx::Error),
+    DbUnavailable(String),
+    #[error("issuer in the authorization response does not match the provider")]
+    IssuerMismatch,
     #[error("identity provider `{provider}` unavailable: {reason}")]
     IdpUnavailable { provider: String, reason: String },
     #[error("unknown identity provider")]
@@ -45,9 +47,13 @@ impl AppError {
         use AppError::*;
         match self {
             DbUnavailable(_) | IdpUnavailable { .. } => Status::ServiceUnavailable,
-            StateMismatch | FlowExpired | IdpError { .. } | CodeRejected(_) | InvalidIdToken(_) | BadRequest(_) => {
-                Status::BadRequest
-            }
+            StateMismatch
+            | IssuerMismatch
+            | FlowExpired
+            | IdpError { .. }
+            | CodeRejected(_)
+            | InvalidIdToken(_)
+            | BadRequest(_) => Status::BadRequest,
             AccountNotLinked => Status::Conflict,
             Unauthenticated => Status::Unauthorized,
             Csrf(_) => Status::Forbidden,
@@ -64,6 +70,7 @@ impl AppError {
             IdpUnavailable { .. } => "idp_unavailable",
             UnknownProvider => "unknown_provider",
             StateMismatch => "state_mismatch",
+            IssuerMismatch => "issuer_mismatch",
             FlowExpired => "flow_expired",
             IdpError { .. } => "idp_error",
             CodeRejected(_) => "code_rejected",
@@ -85,6 +92,7 @@ impl AppError {
             IdpUnavailable { .. } => "The sign-in service cannot be reached right now. Please try again in a moment.".into(),
             UnknownProvider => "There is no sign-in provider by that name.".into(),
             StateMismatch => "This sign-in answer does not belong to a sign-in started here, so it was refused.".into(),
+            IssuerMismatch => "This sign-in answer names a different identity provider than the one asked, so it was refused.".into(),
             FlowExpired => "The sign-in took too long or was started in another browser. Please start again.".into(),
             IdpError { error, description } => match (error.as_str(), description) {
                 ("access_denied", _) => "Sign-in was cancelled or denied at the identity provider.".into(),
@@ -109,6 +117,7 @@ impl AppError {
             DbUnavailable(_) | IdpUnavailable { .. } | Internal(_) => ("Try again", ""),
             Unauthenticated
             | StateMismatch
+            | IssuerMismatch
             | FlowExpired
             | IdpError { .. }
             | CodeRejected(_)
@@ -129,9 +138,25 @@ impl AppError {
     }
 }
 
+/// Connection-level failures (pool timeout, I/O, TLS, the server going away or refusing
+/// connections) mean the store is unavailable: 503, never "signed out". Anything else the
+/// database says is a bug on our side.
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        AppError::DbUnavailable(error)
+        let unavailable = match &error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            sqlx::Error::WorkerCrashed => true,
+            // Classes 08 (connection), 53 (resources), 57 (operator intervention, e.g. shutdown).
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|code| ["08", "53", "57"].iter().any(|c| code.starts_with(c)))
+            }
+            _ => false,
+        };
+        if unavailable {
+            AppError::DbUnavailable(chain(&error))
+        } else {
+            AppError::Internal(chain(&error))
+        }
     }
 }
 

@@ -3,11 +3,14 @@
 //! [`build`] is the one place where fairings, routes and catchers are wired; another
 //! Rocket app can take the same pieces from the modules below.
 
+pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod guards;
 pub mod oidc;
 pub mod routes;
+pub mod session;
 
 use figment::Figment;
 use rocket::fairing::AdHoc;
@@ -33,6 +36,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(Template::fairing())
         .mount("/", routes::health::routes())
         .mount("/", routes::assets::routes())
+        .mount("/", routes::auth::routes())
+        .mount("/", routes::pages::routes())
         .register("/", routes::catchers::catchers())
 }
 

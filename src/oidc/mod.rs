@@ -1,5 +1,7 @@
-//! OpenID Connect: provider discovery and key caching (sign-in flow and logout build on it).
+//! OpenID Connect: provider discovery and key caching, and the sign-in flow.
 
+pub mod flow;
 pub mod provider;
+pub mod return_to;
 
 pub use provider::{Provider, Providers};

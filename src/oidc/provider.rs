@@ -18,6 +18,8 @@ use crate::error::AppError;
 
 /// How long to wait for the IdP on any one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a sign-in waits to learn whether the IdP is up.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Backoff bounds for discovery while the IdP is unreachable.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(10);
@@ -119,6 +121,25 @@ impl Provider {
         }
     }
 
+    /// The metadata for a new sign-in, after checking that the IdP answers right now:
+    /// sending a person to an IdP that is down would leave them at a browser error page,
+    /// so that case is a 503 `idp_unavailable` here instead. One small request per sign-in.
+    pub async fn metadata_for_sign_in(&self) -> Result<Arc<Metadata>, AppError> {
+        let Some(metadata) = self.metadata() else { return self.metadata_or_discover().await };
+        let discovery_url =
+            format!("{}/.well-known/openid-configuration", self.config.issuer.as_str().trim_end_matches('/'));
+        let probe = self.http.get(discovery_url).timeout(PROBE_TIMEOUT).send().await;
+        match probe {
+            Ok(response) if response.status().is_success() => Ok(metadata),
+            Ok(response) => Err(self.unavailable(format!("discovery document answered {}", response.status()))),
+            Err(error) => Err(self.unavailable(crate::error::chain(&error))),
+        }
+    }
+
+    fn unavailable(&self, reason: String) -> AppError {
+        AppError::IdpUnavailable { provider: self.name.clone(), reason }
+    }
+
     /// Fetches the discovery document and its JWKS, and caches both on success.
     pub async fn discover(&self) -> Result<Arc<Metadata>, String> {
         let issuer = IssuerUrl::from_url(self.config.issuer.clone());
@@ -141,12 +162,11 @@ impl Provider {
 
     /// Re-fetches only the signing keys, after a token named a `kid` we do not know.
     pub async fn refresh_keys(&self) -> Result<Arc<Metadata>, AppError> {
-        let unavailable = |reason: String| AppError::IdpUnavailable { provider: self.name.clone(), reason };
         let current = self.metadata_or_discover().await?;
         let jwks_url: JsonWebKeySetUrl = current.jwks_uri().clone();
         let keys = CoreJsonWebKeySet::fetch_async(&jwks_url, &self.http)
             .await
-            .map_err(|error| unavailable(crate::error::chain(&error)))?;
+            .map_err(|error| self.unavailable(crate::error::chain(&error)))?;
         let refreshed = Arc::new((*current).clone().set_jwks(keys));
         self.store(Arc::clone(&refreshed));
         tracing::info!(provider = %self.name, "signing keys refreshed");

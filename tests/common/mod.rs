@@ -2,6 +2,8 @@
 //! handles on the real Keycloak that `scripts/services` runs.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::time::Duration;
 
 use figment::providers::Serialized;
@@ -74,6 +76,14 @@ pub fn figment(db: &TestDb) -> Figment {
         .merge(Serialized::global("auth.providers.keycloak.issuer", keycloak_issuer()))
         .merge(Serialized::global("auth.providers.keycloak.client_id", "latchkey-test"))
         .merge(Serialized::global("auth.providers.keycloak.client_secret", "latchkey-test-secret"))
+        // Fixed keys, so that a second instance of the app reads the first one's cookies.
+        .merge(Serialized::global("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
+}
+
+/// The app on `figment`, behind Rocket's in-process client that does not keep cookies
+/// (each `Browser` keeps its own).
+pub async fn app(figment: Figment) -> Client {
+    Client::untracked(latchkey::build(figment)).await.expect("the app ignites")
 }
 
 /// The app on `figment`, behind Rocket's in-process client (liftoff fairings run).

@@ -1,0 +1,77 @@
+//! `AuthenticatedUser`: the session cookie resolved to a live session and its user.
+//!
+//! No cookie, or an unknown, expired or revoked one: Forward(401), which the catcher
+//! turns into a redirect to sign-in for pages and a 401 JSON for `/api`; a stale cookie
+//! is cleared. Database trouble: Error(503), and the cookie is left alone.
+
+use chrono::Utc;
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket_db_pools::Database;
+
+use crate::config::AuthConfig;
+use crate::db::AuthDb;
+use crate::error::AppError;
+use crate::session::store::Lookup;
+use crate::session::{cookie, CurrentSession, SessionStore};
+
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub CurrentSession);
+
+impl std::ops::Deref for AuthenticatedUser {
+    type Target = CurrentSession;
+    fn deref(&self) -> &CurrentSession {
+        &self.0
+    }
+}
+
+/// The resolution, made once per request however many guards ask.
+struct Resolved(Result<Option<CurrentSession>, String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AuthenticatedUser {
+    type Error = AppError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let Resolved(resolution) = request.local_cache_async(async { Resolved(resolve(request).await) }).await;
+        match resolution {
+            Ok(Some(session)) => Outcome::Success(AuthenticatedUser(session.clone())),
+            Ok(None) => Outcome::Forward(Status::Unauthorized),
+            Err(reason) => Outcome::Error((Status::ServiceUnavailable, AppError::DbUnavailable(reason.clone()))),
+        }
+    }
+}
+
+async fn resolve(request: &Request<'_>) -> Result<Option<CurrentSession>, String> {
+    let (Some(config), Some(db)) = (request.rocket().state::<AuthConfig>(), AuthDb::fetch(request.rocket())) else {
+        return Err("latchkey is not fully attached (configuration or pool missing)".into());
+    };
+    let jar = request.cookies();
+    let Some(token) = cookie::read(jar, config) else {
+        if cookie::present(jar, config) {
+            cookie::clear(jar, config);
+        }
+        return Ok(None);
+    };
+    let lookup =
+        SessionStore::new(db, &config.session).authenticate(&token).await.map_err(|error| {
+            match AppError::from(error) {
+                AppError::DbUnavailable(reason) | AppError::Internal(reason) => reason,
+                other => other.to_string(),
+            }
+        })?;
+    match lookup {
+        Lookup::Live(session) => {
+            if session.extended {
+                let left = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
+                cookie::set(jar, config, &token, left);
+            }
+            tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
+            Ok(Some(*session))
+        }
+        Lookup::Expired | Lookup::Unknown => {
+            cookie::clear(jar, config);
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Request guards: who is signed in, and where the request comes from.
+
+pub mod authenticated_user;
+pub mod client_info;
+
+pub use authenticated_user::AuthenticatedUser;
+pub use client_info::ClientInfo;

@@ -1,0 +1,8 @@
+//! Database sessions: the cookie token, the cookie itself, and the store.
+
+pub mod cookie;
+pub mod store;
+pub mod token;
+
+pub use store::{CurrentSession, NewSession, SessionStore};
+pub use token::SessionToken;

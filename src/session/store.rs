@@ -1,0 +1,158 @@
+//! Session rows: create at sign-in, and the one-statement lookup that every guarded
+//! request makes (find by token hash, join the user, extend when due, drop when dead).
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::config::SessionConfig;
+use crate::session::SessionToken;
+
+/// Longest user agent kept; browsers send far less, and the column must stay small.
+const USER_AGENT_MAX: usize = 512;
+
+/// The signed-in user and their current session, as the guard hands them to routes.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Whether this request moved `expires_at` (then the cookie's Max-Age is refreshed).
+    pub extended: bool,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub image: Option<String>,
+}
+
+/// What a cookie's token resolves to.
+#[derive(Debug)]
+pub enum Lookup {
+    Live(Box<CurrentSession>),
+    /// The row was past its expiry; it has been deleted by the same statement.
+    Expired,
+    Unknown,
+}
+
+pub struct NewSession<'a> {
+    pub user_id: Uuid,
+    pub provider: &'a str,
+    pub idp_sid: Option<&'a str>,
+    pub id_token: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+}
+
+pub struct SessionStore<'a> {
+    pool: &'a PgPool,
+    config: &'a SessionConfig,
+}
+
+/// The hot path. In steady state this is a read; it writes only when the extension or
+/// the activity stamp is due, and it deletes a row it finds expired. `now()` is the
+/// database's clock, shared by every instance.
+const AUTHENTICATE: &str = r#"
+WITH found AS (
+    SELECT id, user_id, provider, created_at, expires_at, absolute_expires_at, last_seen_at
+      FROM sessions
+     WHERE token_hash = $1
+), due AS (
+    SELECT id,
+           expires_at < absolute_expires_at
+             AND expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extend,
+           last_seen_at + make_interval(secs => $4) <= now() AS stamp
+      FROM found
+     WHERE expires_at > now()
+), touched AS (
+    UPDATE sessions s
+       SET expires_at = CASE WHEN d.extend
+                             THEN LEAST(now() + make_interval(secs => $2), s.absolute_expires_at)
+                             ELSE s.expires_at END,
+           last_seen_at = CASE WHEN d.stamp OR d.extend THEN now() ELSE s.last_seen_at END
+      FROM due d
+     WHERE s.id = d.id AND (d.extend OR d.stamp)
+ RETURNING s.id, s.expires_at
+), dropped AS (
+    DELETE FROM sessions s USING found f WHERE s.id = f.id AND f.expires_at <= now()
+)
+SELECT f.id, f.user_id, f.provider, f.created_at, f.absolute_expires_at,
+       COALESCE(t.expires_at, f.expires_at) AS expires_at,
+       COALESCE(t.expires_at <> f.expires_at, false) AS extended,
+       f.expires_at > now() AS live,
+       u.name, u.email, u.image
+  FROM found f
+  JOIN users u ON u.id = f.user_id
+  LEFT JOIN touched t ON t.id = f.id
+"#;
+
+impl<'a> SessionStore<'a> {
+    pub fn new(pool: &'a PgPool, config: &'a SessionConfig) -> Self {
+        SessionStore { pool, config }
+    }
+
+    /// Resolves a cookie token in one round trip.
+    pub async fn authenticate(&self, token: &SessionToken) -> Result<Lookup, sqlx::Error> {
+        let row = sqlx::query(AUTHENTICATE)
+            .bind(token.hash().as_slice())
+            .bind(self.config.max_age.as_secs_f64())
+            .bind(self.config.update_age.as_secs_f64())
+            .bind(self.config.activity_interval.as_secs_f64())
+            .fetch_optional(self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(Lookup::Unknown) };
+        if !row.try_get::<bool, _>("live")? {
+            return Ok(Lookup::Expired);
+        }
+        Ok(Lookup::Live(Box::new(CurrentSession {
+            session_id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            provider: row.try_get("provider")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            absolute_expires_at: row.try_get("absolute_expires_at")?,
+            extended: row.try_get("extended")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            image: row.try_get("image")?,
+        })))
+    }
+
+    /// Inserts a session for a fresh token inside the sign-in transaction; returns its
+    /// id and sliding expiry.
+    pub async fn create(
+        config: &SessionConfig,
+        connection: &mut PgConnection,
+        token: &SessionToken,
+        new: NewSession<'_>,
+    ) -> Result<(Uuid, DateTime<Utc>), sqlx::Error> {
+        let user_agent = new.user_agent.map(|agent| truncate(agent, USER_AGENT_MAX));
+        let row = sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, expires_at, absolute_expires_at, user_agent, ip, provider, idp_sid, id_token)
+             VALUES ($1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4), $5, $6::inet, $7, $8, $9)
+             RETURNING id, expires_at",
+        )
+        .bind(token.hash().as_slice())
+        .bind(new.user_id)
+        .bind(config.max_age.as_secs_f64())
+        .bind(config.absolute_max_age.as_secs_f64())
+        .bind(user_agent)
+        .bind(new.ip.map(|ip| ip.to_string()))
+        .bind(new.provider)
+        .bind(new.idp_sid)
+        .bind(new.id_token)
+        .fetch_one(connection)
+        .await?;
+        Ok((row.try_get("id")?, row.try_get("expires_at")?))
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}

@@ -1,0 +1,129 @@
+//! A person with a browser, made of plain HTTP clients: the app (Rocket's in-process
+//! client) and the real Keycloak (reqwest), each with this person's own cookies.
+
+use std::collections::HashMap;
+
+use rocket::http::{Cookie, Header, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+
+/// One browser profile: its cookies for the app, and a cookie jar for Keycloak.
+pub struct Browser<'c> {
+    pub app: &'c Client,
+    pub cookies: HashMap<String, String>,
+    pub user_agent: String,
+    idp: reqwest::Client,
+}
+
+/// An app response, reduced to what tests look at.
+#[derive(Debug)]
+pub struct Page {
+    pub status: Status,
+    pub location: Option<String>,
+    pub set_cookies: Vec<String>,
+    pub body: String,
+}
+
+impl Page {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl<'c> Browser<'c> {
+    pub fn new(app: &'c Client, user_agent: &str) -> Browser<'c> {
+        let idp = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("reqwest client");
+        Browser { app, cookies: HashMap::new(), user_agent: user_agent.to_string(), idp }
+    }
+
+    /// A GET to the app from 127.0.0.1 with this browser's cookies; remembers what it sets.
+    pub async fn get(&mut self, uri: &str) -> Page {
+        let mut request = self.app.get(uri.to_string()).header(Header::new("User-Agent", self.user_agent.clone()));
+        request = request.remote("127.0.0.1:40000".parse().expect("socket address"));
+        for (name, value) in &self.cookies {
+            request = request.cookie(Cookie::new(name.clone(), value.clone()));
+        }
+        let response = request.dispatch().await;
+        self.absorb(response).await
+    }
+
+    async fn absorb(&mut self, response: LocalResponse<'_>) -> Page {
+        let status = response.status();
+        let location = response.headers().get_one("Location").map(str::to_string);
+        let set_cookies: Vec<String> = response.headers().get("Set-Cookie").map(str::to_string).collect();
+        for header in &set_cookies {
+            // Rocket percent-encodes cookie values on the wire.
+            let Ok(cookie) = Cookie::parse_encoded(header.clone()) else { continue };
+            let removed =
+                cookie.max_age().is_some_and(|age| age.is_zero() || age.is_negative()) || cookie.value().is_empty();
+            if removed {
+                self.cookies.remove(cookie.name());
+            } else {
+                self.cookies.insert(cookie.name().to_string(), cookie.value().to_string());
+            }
+        }
+        let body = response.into_string().await.unwrap_or_default();
+        Page { status, location, set_cookies, body }
+    }
+
+    /// Starts sign-in at the app and returns the IdP authorization URL it redirects to.
+    pub async fn start_sign_in(&mut self, return_to: &str) -> String {
+        let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let page = self.get(&format!("/auth/login?return_to={encoded}")).await;
+        assert_eq!(page.status, Status::SeeOther, "login did not redirect: {}", page.body);
+        page.location.expect("login redirect has a Location")
+    }
+
+    /// Submits Keycloak's login form for `authorize_url`; returns where Keycloak sends
+    /// the browser next (the app's callback URL on success).
+    pub async fn keycloak_login(&self, authorize_url: &str, username: &str, password: &str) -> String {
+        let form = self.idp.get(authorize_url).send().await.expect("Keycloak login page");
+        let status = form.status();
+        let html = form.text().await.expect("login page text");
+        if status.is_redirection() {
+            panic!("Keycloak redirected without a login form (SSO session?): {html}");
+        }
+        let action = form_action(&html).unwrap_or_else(|| panic!("no kc-form-login in: {html}"));
+        let answer = self
+            .idp
+            .post(action)
+            .form(&[("username", username), ("password", password), ("credentialId", "")])
+            .send()
+            .await
+            .expect("post credentials");
+        assert!(answer.status().is_redirection(), "Keycloak did not accept {username}: {}", answer.status());
+        answer.headers()["location"].to_str().expect("location").to_string()
+    }
+
+    /// Follows an absolute URL on the app (as Keycloak redirects to it) in this browser.
+    pub async fn follow(&mut self, absolute: &str) -> Page {
+        let url = url::Url::parse(absolute).expect("absolute URL");
+        let path = match url.query() {
+            Some(query) => format!("{}?{}", url.path(), query),
+            None => url.path().to_string(),
+        };
+        self.get(&path).await
+    }
+
+    /// The whole sign-in: app → Keycloak form → callback. Returns the callback's answer.
+    pub async fn sign_in(&mut self, username: &str, password: &str, return_to: &str) -> Page {
+        let authorize = self.start_sign_in(return_to).await;
+        let callback = self.keycloak_login(&authorize, username, password).await;
+        self.follow(&callback).await
+    }
+
+    pub fn session_cookie(&self) -> Option<&String> {
+        self.cookies.get("latchkey_session").or_else(|| self.cookies.get("__Host-latchkey_session"))
+    }
+}
+
+/// The `action` of Keycloak's `<form id="kc-form-login">`, HTML-unescaped.
+fn form_action(html: &str) -> Option<String> {
+    let form = &html[html.find("id=\"kc-form-login\"")?..];
+    let start = form.find("action=\"")? + "action=\"".len();
+    let end = start + form[start..].find('"')?;
+    Some(form[start..end].replace("&amp;", "&"))
+}
