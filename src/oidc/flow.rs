@@ -190,6 +190,8 @@ pub async fn finish(
     let response: CoreTokenResponse = request.request_async(&provider.http).await.map_err(|error| match error {
         RequestTokenError::ServerResponse(response) => AppError::CodeRejected(response.error().to_string()),
         RequestTokenError::Request(error) => unavailable(crate::error::chain(&error)),
+        // The answer was 200 but unreadable, most often an ID token without required claims.
+        RequestTokenError::Parse(error, _) => AppError::InvalidIdToken(format!("token response unreadable: {error}")),
         other => AppError::CodeRejected(crate::error::chain(&other)),
     })?;
 
