@@ -6,7 +6,9 @@ use rocket::http::{Method, Status};
 use rocket::response::Redirect;
 use rocket::Request;
 
+use crate::config::AuthConfig;
 use crate::error::{wants_json, AppError};
+use crate::session::cookie;
 
 pub fn catchers() -> Vec<rocket::Catcher> {
     rocket::catchers![default_catcher]
@@ -20,6 +22,9 @@ enum Caught {
 
 #[rocket::catch(default)]
 fn default_catcher(status: Status, request: &Request<'_>) -> Caught {
+    if status == Status::Unauthorized {
+        clear_stale_session_cookie(request);
+    }
     let error = match status.code {
         401 if !wants_json(request) && matches!(request.method(), Method::Get | Method::Head) => {
             let back = request.uri().to_string();
@@ -34,4 +39,14 @@ fn default_catcher(status: Status, request: &Request<'_>) -> Caught {
         _ => AppError::Internal(format!("unhandled status {status}")),
     };
     Caught::Error(error)
+}
+
+/// A 401 with a session cookie means the guard found it stale. Rocket drops cookie changes
+/// made before a catcher runs, so the clearing is repeated here.
+fn clear_stale_session_cookie(request: &Request<'_>) {
+    if let Some(config) = request.rocket().state::<AuthConfig>() {
+        if cookie::present(request.cookies(), config) {
+            cookie::clear(request.cookies(), config);
+        }
+    }
 }

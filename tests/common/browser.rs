@@ -98,6 +98,14 @@ impl<'c> Browser<'c> {
         answer.headers()["location"].to_str().expect("location").to_string()
     }
 
+    /// Where Keycloak sends the browser for `authorize_url` when it already has an SSO
+    /// session (no login form).
+    pub async fn idp_redirect(&self, authorize_url: &str) -> String {
+        let answer = self.idp.get(authorize_url).send().await.expect("Keycloak authorize");
+        assert!(answer.status().is_redirection(), "Keycloak showed a page instead of redirecting");
+        answer.headers()["location"].to_str().expect("location").to_string()
+    }
+
     /// Follows an absolute URL on the app (as Keycloak redirects to it) in this browser.
     pub async fn follow(&mut self, absolute: &str) -> Page {
         let url = url::Url::parse(absolute).expect("absolute URL");

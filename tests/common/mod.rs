@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod fake_idp;
+pub mod pg_proxy;
 
 use std::time::Duration;
 
@@ -151,7 +152,10 @@ impl FrozenKeycloak {
 
 impl Drop for FrozenKeycloak {
     fn drop(&mut self) {
-        self.thaw();
+        // Never panic here (a test may already be unwinding); just resume the process.
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill").args(["-CONT", &pid]).status();
+        }
     }
 }
 

@@ -1,11 +1,13 @@
-//! `/healthz` and `/readyz` against the real PostgreSQL and Keycloak, including an IdP
-//! that is unreachable at start and one that comes back.
+//! Outages of the real PostgreSQL and Keycloak: `/healthz` and `/readyz`, an IdP that is
+//! unreachable at start or comes back, and signed-in people during either outage.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{client, closed_port, eventually, figment, FrozenKeycloak, TestDb, KEYCLOAK};
+use common::browser::Browser;
+use common::pg_proxy::PgProxy;
+use common::{app, client, closed_port, eventually, figment, FrozenKeycloak, TestDb, KEYCLOAK};
 use figment::providers::Serialized;
 use rocket::http::Status;
 use rocket::local::asynchronous::Client;
@@ -74,4 +76,62 @@ async fn readiness_returns_without_restart_when_the_idp_comes_back() {
     let recovered = eventually(Duration::from_secs(40), || async { readyz(&app).await.0 == Status::Ok }).await;
 
     assert!(recovered, "readyz stayed 503 after Keycloak came back: {}", readyz(&app).await.1);
+}
+
+#[tokio::test]
+async fn signed_in_people_keep_browsing_while_keycloak_is_down_and_sign_in_answers_503() {
+    let _keycloak = KEYCLOAK.lock().await;
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let mut frozen = FrozenKeycloak::freeze();
+
+    let home = alice.get("/").await;
+    let api = alice.get("/api/session").await;
+    let mut newcomer = Browser::new(&app, "test");
+    let login = newcomer.get("/auth/login").await;
+    let login_api = app.get("/auth/login").header(rocket::http::Accept::JSON).dispatch().await;
+    let login_api_status = login_api.status();
+    let login_api_body: Value = login_api.into_json().await.expect("JSON error");
+    frozen.thaw();
+
+    assert_eq!(home.status, Status::Ok);
+    assert_eq!(api.status, Status::Ok);
+    assert_eq!(login.status, Status::ServiceUnavailable);
+    assert!(login.body.contains("idp_unavailable"), "{}", login.body);
+    assert_eq!(login_api_status, Status::ServiceUnavailable);
+    assert_eq!(login_api_body["error"], "idp_unavailable");
+    // And sign-in works again once Keycloak is back.
+    let page = newcomer.sign_in("bob", "bob", "/").await;
+    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_and_keeps_the_cookie() {
+    let _keycloak = KEYCLOAK.lock().await;
+    let db = TestDb::create().await;
+    let proxy = PgProxy::start().await;
+    let app = app(figment(&db).merge(Serialized::global("databases.auth.url", proxy.url(&db.url)))).await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let cookie = alice.session_cookie().cloned();
+
+    proxy.cut();
+    let api = alice.get("/api/session").await;
+    let page = alice.get("/").await;
+
+    assert_eq!(api.status, Status::ServiceUnavailable);
+    assert_eq!(api.json()["error"], "db_unavailable");
+    assert_eq!(page.status, Status::ServiceUnavailable);
+    assert!(page.body.contains("db_unavailable") && page.body.contains("still signed in"), "{}", page.body);
+    assert!(api.set_cookies.is_empty() && page.set_cookies.is_empty(), "the cookie was touched during an outage");
+    assert_eq!(alice.session_cookie().cloned(), cookie);
+
+    proxy.restore().await;
+    let back =
+        eventually(Duration::from_secs(10), || async { app.get("/readyz").dispatch().await.status() == Status::Ok })
+            .await;
+    assert!(back, "the pool did not recover");
+    assert_eq!(alice.get("/api/session").await.status, Status::Ok, "the session survived the outage");
 }

@@ -1,0 +1,172 @@
+//! Every way `/auth/callback` refuses, with the real Keycloak: each its own code and a
+//! readable page, and nothing written.
+
+mod common;
+
+use common::browser::Browser;
+use common::{app, figment, TestDb};
+use figment::providers::Serialized;
+use rocket::http::Status;
+
+async fn sessions(db: &TestDb) -> i64 {
+    let mut connection = db.connect().await;
+    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let url = url::Url::parse(url).expect("url");
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
+}
+
+#[tokio::test]
+async fn a_missing_state_is_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    let code = query_param(&callback, "code");
+
+    let page = browser.get(&format!("/auth/callback?code={code}")).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("state_mismatch"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_mismatched_state_is_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    let code = query_param(&callback, "code");
+
+    let page = browser.get(&format!("/auth/callback?state=AAAAAAAAAAAAAAAAAAAAAA&code={code}")).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("state_mismatch"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+    // The real flow is untouched by the forged attempt and still completes.
+    assert_eq!(browser.follow(&callback).await.status, Status::SeeOther);
+}
+
+#[tokio::test]
+async fn a_callback_without_the_flow_cookie_is_refused_as_expired() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    browser.cookies.clear();
+
+    let page = browser.follow(&callback).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("flow_expired"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn an_expired_flow_is_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("auth.login_timeout", "1s"))).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+    let page = browser.follow(&callback).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("flow_expired"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn an_error_from_the_idp_is_shown_with_its_own_code() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let state = query_param(&authorize, "state");
+
+    let page = browser
+        .get(&format!("/auth/callback?state={state}&error=access_denied&error_description=User+cancelled"))
+        .await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("idp_error") && page.body.contains("cancelled or denied"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn a_replayed_code_is_rejected_by_keycloak_and_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    let flow_cookies = browser.cookies.clone();
+    assert_eq!(browser.follow(&callback).await.status, Status::SeeOther);
+
+    // An attacker who kept the flow cookie and the callback URL replays both.
+    let mut attacker = Browser::new(&app, "test");
+    attacker.cookies = flow_cookies;
+    let page = attacker.follow(&callback).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("code_rejected"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 1, "only the first sign-in made a session");
+}
+
+#[tokio::test]
+async fn a_mismatched_issuer_parameter_is_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    let tampered = callback.replace("iss=http%3A%2F%2F127.0.0.1%3A8080", "iss=https%3A%2F%2Fevil.example");
+    assert_ne!(tampered, callback, "Keycloak sent iss: {callback}");
+
+    let page = browser.follow(&tampered).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("issuer_mismatch"), "{}", page.body);
+    assert_eq!(sessions(&db).await, 0);
+}
+
+#[tokio::test]
+async fn offsite_return_paths_fall_back_to_the_home_page() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+
+    for evil in
+        ["//evil.example", "https://evil.example", "/\\evil.example", "/%2F%2Fevil.example", "%2F%2Fevil.example"]
+    {
+        let mut browser = Browser::new(&app, "test");
+        let page = browser.sign_in("alice", "alice", evil).await;
+        assert_eq!(page.location.as_deref(), Some("/"), "{evil:?} was followed");
+    }
+}
+
+#[tokio::test]
+async fn two_tabs_signing_in_at_once_both_succeed() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let first = browser.start_sign_in("/first").await;
+    let second = browser.start_sign_in("/second").await;
+
+    let second_callback = browser.keycloak_login(&second, "alice", "alice").await;
+    let second_page = browser.follow(&second_callback).await;
+    // Keycloak's SSO session now exists: the first tab's authorization goes straight back.
+    let first_callback = browser.idp_redirect(&first).await;
+    let first_page = browser.follow(&first_callback).await;
+
+    assert_eq!(second_page.location.as_deref(), Some("/second"));
+    assert_eq!(first_page.location.as_deref(), Some("/first"), "{}", first_page.body);
+    assert_eq!(sessions(&db).await, 2);
+}
