@@ -11,6 +11,7 @@ pub mod guards;
 pub mod oidc;
 pub mod routes;
 pub mod session;
+pub mod timefmt;
 
 use figment::Figment;
 use rocket::fairing::AdHoc;
@@ -38,6 +39,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", routes::assets::routes())
         .mount("/", routes::auth::routes())
         .mount("/", routes::pages::routes())
+        .mount("/", routes::sessions::routes())
         .register("/", routes::catchers::catchers())
 }
 

@@ -16,17 +16,21 @@ use crate::session::store::Lookup;
 use crate::session::{cookie, CurrentSession, SessionStore};
 
 #[derive(Debug, Clone)]
-pub struct AuthenticatedUser(pub CurrentSession);
+pub struct AuthenticatedUser {
+    pub session: CurrentSession,
+    /// What state-changing requests of this session must carry (see `guards::csrf`).
+    pub csrf_token: String,
+}
 
 impl std::ops::Deref for AuthenticatedUser {
     type Target = CurrentSession;
     fn deref(&self) -> &CurrentSession {
-        &self.0
+        &self.session
     }
 }
 
 /// The resolution, made once per request however many guards ask.
-struct Resolved(Result<Option<CurrentSession>, String>);
+struct Resolved(Result<Option<AuthenticatedUser>, String>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for AuthenticatedUser {
@@ -35,14 +39,14 @@ impl<'r> FromRequest<'r> for AuthenticatedUser {
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let Resolved(resolution) = request.local_cache_async(async { Resolved(resolve(request).await) }).await;
         match resolution {
-            Ok(Some(session)) => Outcome::Success(AuthenticatedUser(session.clone())),
+            Ok(Some(user)) => Outcome::Success(user.clone()),
             Ok(None) => Outcome::Forward(Status::Unauthorized),
             Err(reason) => Outcome::Error((Status::ServiceUnavailable, AppError::DbUnavailable(reason.clone()))),
         }
     }
 }
 
-async fn resolve(request: &Request<'_>) -> Result<Option<CurrentSession>, String> {
+async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, String> {
     let (Some(config), Some(db)) = (request.rocket().state::<AuthConfig>(), AuthDb::fetch(request.rocket())) else {
         return Err("latchkey is not fully attached (configuration or pool missing)".into());
     };
@@ -67,7 +71,7 @@ async fn resolve(request: &Request<'_>) -> Result<Option<CurrentSession>, String
                 cookie::set(jar, config, &token, left);
             }
             tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
-            Ok(Some(*session))
+            Ok(Some(AuthenticatedUser { session: *session, csrf_token: token.csrf_token() }))
         }
         Lookup::Expired | Lookup::Unknown => {
             cookie::clear(jar, config);

@@ -2,6 +2,8 @@
 
 pub mod authenticated_user;
 pub mod client_info;
+pub mod csrf;
 
 pub use authenticated_user::AuthenticatedUser;
 pub use client_info::ClientInfo;
+pub use csrf::CsrfCheck;

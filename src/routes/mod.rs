@@ -5,3 +5,4 @@ pub mod auth;
 pub mod catchers;
 pub mod health;
 pub mod pages;
+pub mod sessions;

@@ -7,7 +7,7 @@ use rocket_dyn_templates::{context, Template};
 use crate::guards::AuthenticatedUser;
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![home, api_session]
+    rocket::routes![home, api_session, signed_out]
 }
 
 #[rocket::get("/")]
@@ -29,4 +29,13 @@ fn api_session(user: AuthenticatedUser) -> Json<Value> {
         "user": { "id": user.user_id, "name": user.name, "email": user.email, "image": user.image },
         "expires": user.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
     }))
+}
+
+/// Where people land after signing out (locally, everywhere, or via the IdP's logout).
+#[rocket::get("/signed-out")]
+fn signed_out() -> Template {
+    Template::render(
+        "signed_out",
+        context! { message: "Your session has ended. Close the browser if this is a shared device." },
+    )
 }

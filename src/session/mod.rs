@@ -1,6 +1,7 @@
 //! Database sessions: the cookie token, the cookie itself, and the store.
 
 pub mod cookie;
+pub mod device;
 pub mod store;
 pub mod token;
 

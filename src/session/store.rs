@@ -47,6 +47,18 @@ pub struct NewSession<'a> {
     pub ip: Option<IpAddr>,
 }
 
+/// One row of the sessions page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionListing {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub provider: String,
+}
+
 pub struct SessionStore<'a> {
     pool: &'a PgPool,
     config: &'a SessionConfig,
@@ -119,6 +131,45 @@ impl<'a> SessionStore<'a> {
             email: row.try_get("email")?,
             image: row.try_get("image")?,
         })))
+    }
+
+    /// The user's live sessions, most recently active first.
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionListing>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, created_at, last_seen_at, expires_at, user_agent, host(ip) AS ip, provider
+               FROM sessions
+              WHERE user_id = $1 AND expires_at > now()
+              ORDER BY last_seen_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool)
+        .await
+    }
+
+    /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
+    pub async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, sqlx::Error> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(session_id)
+            .bind(user_id)
+            .execute(self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    /// Deletes every session of the user but `keep`; returns how many.
+    pub async fn revoke_others(&self, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(self.pool)
+            .await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Deletes every session of the user, this one included; returns how many.
+    pub async fn revoke_all(&self, user_id: Uuid) -> Result<u64, sqlx::Error> {
+        let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(self.pool).await?;
+        Ok(deleted.rows_affected())
     }
 
     /// Inserts a session for a fresh token inside the sign-in transaction; returns its

@@ -3,8 +3,11 @@
 
 use std::collections::HashMap;
 
-use rocket::http::{Cookie, Header, Status};
+use rocket::http::{ContentType, Cookie, Header, Method, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
+
+/// The origin of the app in tests (its base_url).
+pub const APP_ORIGIN: &str = "http://127.0.0.1:8000";
 
 /// One browser profile: its cookies for the app, and a cookie jar for Keycloak.
 pub struct Browser<'c> {
@@ -41,8 +44,26 @@ impl<'c> Browser<'c> {
 
     /// A GET to the app from 127.0.0.1 with this browser's cookies; remembers what it sets.
     pub async fn get(&mut self, uri: &str) -> Page {
-        let mut request = self.app.get(uri.to_string()).header(Header::new("User-Agent", self.user_agent.clone()));
+        self.send(Method::Get, uri, None, &[]).await
+    }
+
+    /// A form POST as a page of this site submits it (same-origin `Origin`).
+    pub async fn post_form(&mut self, uri: &str, fields: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        self.send(Method::Post, uri, Some(body), &[("Origin", APP_ORIGIN)]).await
+    }
+
+    /// Any request, with exactly the extra headers given (no implicit `Origin`).
+    pub async fn send(&mut self, method: Method, uri: &str, form: Option<String>, headers: &[(&str, &str)]) -> Page {
+        let mut request =
+            self.app.req(method, uri.to_string()).header(Header::new("User-Agent", self.user_agent.clone()));
         request = request.remote("127.0.0.1:40000".parse().expect("socket address"));
+        for (name, value) in headers {
+            request = request.header(Header::new(name.to_string(), value.to_string()));
+        }
+        if let Some(body) = form {
+            request = request.header(ContentType::Form).body(body);
+        }
         for (name, value) in &self.cookies {
             request = request.cookie(Cookie::new(name.clone(), value.clone()));
         }

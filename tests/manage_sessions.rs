@@ -1,0 +1,284 @@
+//! A person managing their own sessions: the page, the API, revocation that is instant
+//! everywhere, CSRF protection, and isolation between users.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{Browser, Page, APP_ORIGIN};
+use common::{app, figment, TestDb};
+use figment::providers::Serialized;
+use rocket::http::{Method, Status};
+use rocket::local::asynchronous::Client;
+use serde_json::Value;
+
+const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const CHROME_MAC: &str =
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+
+async fn signed_in<'c>(app: &'c Client, user: &str, agent: &str) -> Browser<'c> {
+    let mut browser = Browser::new(app, agent);
+    let page = browser.sign_in(user, user, "/").await;
+    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
+    browser
+}
+
+async fn listing(browser: &mut Browser<'_>) -> Vec<Value> {
+    let page = browser.get("/api/sessions").await;
+    assert_eq!(page.status, Status::Ok, "{}", page.body);
+    page.json()["sessions"].as_array().cloned().expect("sessions array")
+}
+
+async fn current_id(browser: &mut Browser<'_>) -> String {
+    let sessions = listing(browser).await;
+    let current = sessions.iter().find(|s| s["current"] == true).expect("a current session");
+    current["id"].as_str().expect("id").to_string()
+}
+
+async fn csrf_token(browser: &mut Browser<'_>) -> String {
+    browser.get("/api/csrf").await.json()["csrf_token"].as_str().expect("token").to_string()
+}
+
+async fn is_signed_in(browser: &mut Browser<'_>) -> bool {
+    browser.get("/api/session").await.status == Status::Ok
+}
+
+async fn session_count(db: &TestDb) -> i64 {
+    let mut connection = db.connect().await;
+    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
+}
+
+#[tokio::test]
+async fn alice_sees_each_of_her_devices_and_which_one_she_is_on() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let _laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let _phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+
+    let sessions = listing(&mut mac).await;
+    let page = mac.get("/sessions").await;
+
+    let labels: Vec<&str> = sessions.iter().map(|s| s["device"]["label"].as_str().expect("label")).collect();
+    assert_eq!(sessions.len(), 3);
+    for label in ["Firefox on Linux", "Chrome on Mac OSX", "Safari on iPhone"] {
+        assert!(labels.contains(&label), "{label} missing from {labels:?}");
+        assert!(page.body.contains(label), "{label} missing from the page");
+    }
+    let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["device"]["label"], "Chrome on Mac OSX");
+    assert_eq!(page.body.matches("This device").count(), 1);
+    let row = page.body.split("<tr").find(|row| row.contains("This device")).expect("current row");
+    assert!(row.contains("Chrome on Mac OSX"), "{row}");
+    assert!(sessions.iter().all(|s| s["ip"] == "127.0.0.1" && s["provider"] == "keycloak"));
+}
+
+#[tokio::test]
+async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let phone_id = current_id(&mut phone).await;
+    let token = csrf_token(&mut laptop).await;
+
+    let revoked = laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
+
+    assert_eq!(revoked.status, Status::SeeOther);
+    assert_eq!(revoked.location.as_deref(), Some("/sessions"));
+    assert!(!is_signed_in(&mut phone).await, "the revoked device is still signed in");
+    assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut mac).await);
+    assert_eq!(phone.get("/sessions").await.location.as_deref(), Some("/auth/login?return_to=%2Fsessions"));
+}
+
+#[tokio::test]
+async fn revoking_all_others_keeps_only_this_device() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let token = csrf_token(&mut laptop).await;
+
+    let page = laptop.post_form("/sessions/revoke-others", &[("csrf_token", &token)]).await;
+
+    assert_eq!(page.status, Status::SeeOther);
+    assert!(is_signed_in(&mut laptop).await);
+    assert!(!is_signed_in(&mut phone).await && !is_signed_in(&mut mac).await);
+    assert_eq!(listing(&mut laptop).await.len(), 1);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_including_this_one() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
+    let token = csrf_token(&mut laptop).await;
+
+    let page = laptop.post_form("/sessions/revoke-all", &[("csrf_token", &token)]).await;
+
+    assert_eq!(page.status, Status::SeeOther);
+    assert!(page.set_cookies.iter().any(|c| c.starts_with("latchkey_session=;")), "cookie cleared");
+    assert!(!is_signed_in(&mut laptop).await && !is_signed_in(&mut phone).await);
+    assert!(is_signed_in(&mut bob).await, "bob's session is untouched");
+    assert_eq!(session_count(&db).await, 1);
+}
+
+#[tokio::test]
+async fn the_json_api_lists_and_revokes() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let phone_id = current_id(&mut phone).await;
+    let token = csrf_token(&mut laptop).await;
+    let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
+
+    let deleted = laptop.send(Method::Delete, &format!("/api/sessions/{phone_id}"), None, &headers).await;
+    assert_eq!(deleted.status, Status::NoContent);
+    assert!(!is_signed_in(&mut phone).await);
+    let again = laptop.send(Method::Delete, &format!("/api/sessions/{phone_id}"), None, &headers).await;
+    assert_eq!(again.status, Status::NotFound);
+
+    let others = laptop.send(Method::Post, "/api/sessions/revoke-others", None, &headers).await;
+    assert_eq!(others.status, Status::Ok);
+    assert_eq!(others.json()["revoked"], 1);
+    assert!(!is_signed_in(&mut mac).await);
+    assert_eq!(listing(&mut laptop).await.len(), 1);
+}
+
+#[tokio::test]
+async fn bob_can_neither_list_nor_revoke_alices_sessions() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
+    let alice_id = current_id(&mut alice).await;
+    let token = csrf_token(&mut bob).await;
+
+    let bob_list = listing(&mut bob).await;
+    let bob_page = bob.get("/sessions").await;
+    let via_form = bob.post_form(&format!("/sessions/{alice_id}/revoke"), &[("csrf_token", &token)]).await;
+    let via_api = bob
+        .send(
+            Method::Delete,
+            &format!("/api/sessions/{alice_id}"),
+            None,
+            &[("Origin", APP_ORIGIN), ("X-CSRF-Token", &token)],
+        )
+        .await;
+
+    assert_eq!(bob_list.len(), 1);
+    assert!(!bob_page.body.contains(&alice_id) && !bob_page.body.contains("Firefox"));
+    assert_eq!(via_form.status, Status::NotFound);
+    assert_eq!(via_api.status, Status::NotFound);
+    assert_eq!(via_api.json()["error"], "not_found");
+    assert!(is_signed_in(&mut alice).await);
+    assert_eq!(session_count(&db).await, 2);
+}
+
+#[tokio::test]
+async fn a_malformed_session_id_is_not_found_and_changes_nothing() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let token = csrf_token(&mut alice).await;
+    let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
+
+    for id in ["not-a-uuid", "1%27%20OR%20%271%27=%271", "00000000-0000-0000-0000-000000000000"] {
+        let page = alice.send(Method::Delete, &format!("/api/sessions/{id}"), None, &headers).await;
+        assert_eq!(page.status, Status::NotFound, "{id}");
+        let form = alice.post_form(&format!("/sessions/{id}/revoke"), &[("csrf_token", &token)]).await;
+        assert_eq!(form.status, Status::NotFound, "{id}");
+    }
+    assert_eq!(session_count(&db).await, 1);
+}
+
+async fn assert_csrf_refused(db: &TestDb, page: Page, what: &str) {
+    assert_eq!(page.status, Status::Forbidden, "{what}: {}", page.body);
+    assert!(page.body.contains("csrf"), "{what}: {}", page.body);
+    assert_eq!(session_count(db).await, 3, "{what} changed something");
+}
+
+#[tokio::test]
+async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_refused() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let _mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let phone_id = current_id(&mut phone).await;
+    let token = csrf_token(&mut laptop).await;
+    let phones_token = csrf_token(&mut phone).await;
+    let revoke = format!("/sessions/{phone_id}/revoke");
+    let form = |token: &str| Some(format!("csrf_token={token}"));
+
+    let missing =
+        laptop.send(Method::Post, "/sessions/revoke-others", Some(String::new()), &[("Origin", APP_ORIGIN)]).await;
+    assert_csrf_refused(&db, missing, "missing token").await;
+    let wrong = laptop.post_form(&revoke, &[("csrf_token", "AAAA")]).await;
+    assert_csrf_refused(&db, wrong, "wrong token").await;
+    let other_sessions = laptop.post_form(&revoke, &[("csrf_token", &phones_token)]).await;
+    assert_csrf_refused(&db, other_sessions, "another session's token").await;
+    let cross_origin = laptop.send(Method::Post, &revoke, form(&token), &[("Origin", "https://evil.example")]).await;
+    assert_csrf_refused(&db, cross_origin, "cross-origin Origin").await;
+    let cross_site = laptop
+        .send(Method::Post, &revoke, form(&token), &[("Origin", APP_ORIGIN), ("Sec-Fetch-Site", "cross-site")])
+        .await;
+    assert_csrf_refused(&db, cross_site, "Sec-Fetch-Site cross-site").await;
+    let no_origin = laptop.send(Method::Post, &revoke, form(&token), &[]).await;
+    assert_csrf_refused(&db, no_origin, "no Origin at all").await;
+    let api_no_header =
+        laptop.send(Method::Delete, &format!("/api/sessions/{phone_id}"), None, &[("Origin", APP_ORIGIN)]).await;
+    assert_eq!(api_no_header.json()["error"], "csrf");
+    assert_csrf_refused(&db, api_no_header, "API without X-CSRF-Token").await;
+
+    // The same request with the right token from this origin goes through.
+    let fine = laptop.send(Method::Post, &revoke, form(&token), &[("Sec-Fetch-Site", "same-origin")]).await;
+    assert_eq!(fine.status, Status::SeeOther, "{}", fine.body);
+    assert_eq!(session_count(&db).await, 2);
+}
+
+#[tokio::test]
+async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
+    let db = TestDb::create().await;
+    let instance_a = app(figment(&db)).await;
+    let instance_b = app(figment(&db)).await;
+    let mut laptop = signed_in(&instance_a, "alice", FIREFOX_LINUX).await;
+    let mut phone = signed_in(&instance_a, "alice", SAFARI_IPHONE).await;
+    let phone_id = current_id(&mut phone).await;
+    let mut phone_on_b = Browser::new(&instance_b, SAFARI_IPHONE);
+    phone_on_b.cookies = phone.cookies.clone();
+    assert!(is_signed_in(&mut phone_on_b).await, "a session made on A works on B");
+
+    let token = csrf_token(&mut laptop).await;
+    laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
+
+    assert!(!is_signed_in(&mut phone_on_b).await, "B still accepts a session revoked on A");
+}
+
+#[tokio::test]
+async fn last_seen_moves_at_most_once_per_activity_interval() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("auth.session.activity_interval", "2s"))).await;
+    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let last_seen = |sessions: Vec<Value>| sessions[0]["last_seen_at"].as_str().map(str::to_string);
+    let first = last_seen(listing(&mut alice).await);
+
+    for _ in 0..5 {
+        alice.get("/api/session").await;
+    }
+    let unchanged = last_seen(listing(&mut alice).await);
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    alice.get("/api/session").await;
+    let moved = last_seen(listing(&mut alice).await);
+
+    assert_eq!(unchanged, first, "last_seen_at moved within activity_interval");
+    assert_ne!(moved, first, "last_seen_at did not move after activity_interval");
+}
