@@ -85,6 +85,8 @@ pub struct SessionConfig {
     /// How often the sweeper deletes expired rows.
     #[serde(deserialize_with = "human_duration")]
     pub sweep_interval: Duration,
+    /// Rows deleted per statement by the sweeper; bounds each statement's locks.
+    pub sweep_batch_size: u32,
 }
 
 impl Default for SessionConfig {
@@ -96,6 +98,7 @@ impl Default for SessionConfig {
             absolute_max_age: Duration::from_secs(90 * DAY),
             activity_interval: Duration::from_secs(5 * 60),
             sweep_interval: Duration::from_secs(60 * 60),
+            sweep_batch_size: 1000,
         }
     }
 }
@@ -227,6 +230,9 @@ impl SessionConfig {
             if value.is_zero() {
                 return Err(invalid(format!("auth.session.{name}"), "must be longer than zero"));
             }
+        }
+        if self.sweep_batch_size == 0 {
+            return Err(invalid("auth.session.sweep_batch_size", "must be at least 1"));
         }
         if self.update_age > self.max_age {
             return Err(invalid(

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fairings;
 pub mod guards;
 pub mod oidc;
 pub mod routes;
@@ -34,6 +35,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(db::AuthDb::init())
         .attach(db::migrations())
         .attach(oidc::provider::discovery())
+        .attach(fairings::sweeper::sweeper())
         .attach(Template::fairing())
         .mount("/", routes::health::routes())
         .mount("/", routes::assets::routes())

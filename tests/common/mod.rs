@@ -162,3 +162,22 @@ impl Drop for FrozenKeycloak {
 /// Tests that freeze Keycloak take this lock so that no other test in the same binary
 /// needs Keycloak meanwhile.
 pub static KEYCLOAK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Restarts the real PostgreSQL cluster that `scripts/services` runs (Debian's tools).
+pub fn restart_postgresql() {
+    let version = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.parse::<u32>().ok())
+        .max()
+        .expect("a PostgreSQL version");
+    let status = std::process::Command::new("pg_ctlcluster")
+        .args([&version.to_string(), "main", "restart", "-m", "fast"])
+        // The new server must not hold the test run's output pipes open.
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run pg_ctlcluster");
+    assert!(status.success(), "pg_ctlcluster restart failed");
+}

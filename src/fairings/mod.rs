@@ -1,0 +1,3 @@
+//! Fairings for global work: the session sweeper.
+
+pub mod sweeper;
