@@ -2,7 +2,7 @@
 //! batches, one instance at a time (a PostgreSQL advisory lock), without ever holding
 //! long locks. Expiry is already enforced on every lookup; this only tidies up.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rocket::fairing::AdHoc;
 use rocket_db_pools::sqlx::{self, PgPool};
