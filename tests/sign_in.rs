@@ -108,3 +108,21 @@ async fn without_a_session_pages_redirect_to_sign_in_and_the_api_answers_401() {
     assert_eq!(api.status, Status::Unauthorized);
     assert_eq!(api.json()["error"], "unauthenticated");
 }
+
+#[tokio::test]
+async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
+    let db = TestDb::create().await;
+    let https = figment(&db).merge(figment::providers::Serialized::global("auth.base_url", "https://127.0.0.1:8443"));
+    let app = app(https).await;
+    let mut alice = Browser::new(&app, "test");
+
+    let callback = alice.sign_in("alice", "alice", "/").await;
+
+    assert_eq!(callback.status, Status::SeeOther, "{}", callback.body);
+    let cookie = callback.set_cookies.iter().find(|c| c.starts_with("__Host-latchkey_session=")).expect("__Host- cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "__Host- cookies carry no Domain: {cookie}");
+    assert_eq!(alice.get("/api/session").await.status, Status::Ok);
+}
