@@ -119,7 +119,8 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
     let callback = alice.sign_in("alice", "alice", "/").await;
 
     assert_eq!(callback.status, Status::SeeOther, "{}", callback.body);
-    let cookie = callback.set_cookies.iter().find(|c| c.starts_with("__Host-latchkey_session=")).expect("__Host- cookie");
+    let cookie =
+        callback.set_cookies.iter().find(|c| c.starts_with("__Host-latchkey_session=")).expect("__Host- cookie");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
