@@ -28,6 +28,8 @@ pub enum AppError {
     CodeRejected(String),
     #[error("ID token refused: {0}")]
     InvalidIdToken(String),
+    #[error("logout token refused: {0}")]
+    InvalidLogoutToken(String),
     #[error("e-mail belongs to another account")]
     AccountNotLinked,
     #[error("not signed in")]
@@ -53,6 +55,7 @@ impl AppError {
             | IdpError { .. }
             | CodeRejected(_)
             | InvalidIdToken(_)
+            | InvalidLogoutToken(_)
             | BadRequest(_) => Status::BadRequest,
             AccountNotLinked => Status::Conflict,
             Unauthenticated => Status::Unauthorized,
@@ -75,6 +78,7 @@ impl AppError {
             IdpError { .. } => "idp_error",
             CodeRejected(_) => "code_rejected",
             InvalidIdToken(_) => "invalid_id_token",
+            InvalidLogoutToken(_) => "invalid_logout_token",
             AccountNotLinked => "account_not_linked",
             Unauthenticated => "unauthenticated",
             Csrf(_) => "csrf",
@@ -101,6 +105,7 @@ impl AppError {
             },
             CodeRejected(_) => "The sign-in could not be completed: the identity provider did not accept its one-time code (it may have been used already).".into(),
             InvalidIdToken(_) => "The identity provider's answer failed verification, so it was refused.".into(),
+            InvalidLogoutToken(_) => "The logout token failed verification; nothing was changed.".into(),
             AccountNotLinked => "This e-mail address already belongs to an account that signs in another way. Sign in with that provider instead.".into(),
             Unauthenticated => "You need to sign in first.".into(),
             Csrf(_) => "This request did not come from a page of this site, so nothing was changed.".into(),
@@ -124,7 +129,7 @@ impl AppError {
             | InvalidIdToken(_)
             | AccountNotLinked
             | UnknownProvider => ("Sign in", "/auth/login"),
-            Csrf(_) | NotFound | BadRequest(_) => ("Go home", "/"),
+            Csrf(_) | NotFound | BadRequest(_) | InvalidLogoutToken(_) => ("Go home", "/"),
         }
     }
 

@@ -42,6 +42,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", routes::auth::routes())
         .mount("/", routes::pages::routes())
         .mount("/", routes::sessions::routes())
+        .mount("/", routes::logout::routes())
         .register("/", routes::catchers::catchers())
 }
 

@@ -82,8 +82,8 @@ async fn a_sweep_removes_exactly_the_expired_rows_in_bounded_batches() {
 
     let report = sweep_once(&pool, 1_000).await.expect("sweep").expect("lock was free");
 
-    // 1000 + 1000 + 500 sessions, then one short batch of tokens.
-    assert_eq!(report, SweepReport { sessions: 2_500, verification_tokens: 5, batches: 4 });
+    // 1000 + 1000 + 500 sessions, then one short batch of tokens and one of logout jtis.
+    assert_eq!(report, SweepReport { sessions: 2_500, verification_tokens: 5, logout_token_jtis: 0, batches: 5 });
     assert_eq!(remaining(&mut connection).await, (0, 40, 3));
 }
 

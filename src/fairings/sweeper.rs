@@ -19,6 +19,7 @@ pub const LOCK_KEY: i64 = 0x6c61_7463_686b_6579;
 pub struct SweepReport {
     pub sessions: u64,
     pub verification_tokens: u64,
+    pub logout_token_jtis: u64,
     pub batches: u64,
 }
 
@@ -50,6 +51,9 @@ async fn delete_expired(connection: &mut sqlx::PgConnection, batch_size: i64) ->
         "DELETE FROM verification_tokens WHERE (identifier, token) IN (
              SELECT identifier, token FROM verification_tokens WHERE expires <= now()
               LIMIT $1 FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM logout_token_jtis WHERE (issuer, jti) IN (
+             SELECT issuer, jti FROM logout_token_jtis WHERE expires_at <= now()
+              LIMIT $1 FOR UPDATE SKIP LOCKED)",
     ];
     for (table, statement) in batches.iter().enumerate() {
         loop {
@@ -57,7 +61,8 @@ async fn delete_expired(connection: &mut sqlx::PgConnection, batch_size: i64) ->
             report.batches += 1;
             match table {
                 0 => report.sessions += deleted,
-                _ => report.verification_tokens += deleted,
+                1 => report.verification_tokens += deleted,
+                _ => report.logout_token_jtis += deleted,
             }
             if deleted < batch_size as u64 {
                 break;
@@ -97,6 +102,7 @@ async fn run(pool: &PgPool, batch_size: u32) {
         Ok(Some(report)) => tracing::info!(
             sessions = report.sessions,
             verification_tokens = report.verification_tokens,
+            logout_token_jtis = report.logout_token_jtis,
             batches = report.batches,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "sweep removed expired rows"

@@ -4,5 +4,6 @@ pub mod assets;
 pub mod auth;
 pub mod catchers;
 pub mod health;
+pub mod logout;
 pub mod pages;
 pub mod sessions;

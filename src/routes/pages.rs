@@ -4,7 +4,11 @@ use chrono::SecondsFormat;
 use rocket::serde::json::{json, Json, Value};
 use rocket_dyn_templates::{context, Template};
 
+use rocket::http::CookieJar;
+use rocket::State;
+
 use crate::guards::AuthenticatedUser;
+use crate::oidc::{logout, Providers};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![home, api_session, signed_out]
@@ -31,11 +35,16 @@ fn api_session(user: AuthenticatedUser) -> Json<Value> {
     }))
 }
 
-/// Where people land after signing out (locally, everywhere, or via the IdP's logout).
-#[rocket::get("/signed-out")]
-fn signed_out() -> Template {
-    Template::render(
-        "signed_out",
-        context! { message: "Your session has ended. Close the browser if this is a shared device." },
-    )
+/// Where people land after signing out (locally, everywhere, or back from the IdP's
+/// logout, whose `state` must be the one this browser was sent with).
+#[rocket::get("/signed-out?<state>")]
+fn signed_out(state: Option<&str>, jar: &CookieJar<'_>, providers: &State<Providers>) -> Template {
+    let message = match logout::returned_from(state, jar) {
+        Some(provider) => {
+            let name = providers.get(&provider).map(|p| p.config.display_name(&p.name).to_string()).unwrap_or(provider);
+            format!("You are signed out of latchkey and of {name}.")
+        }
+        None => "You are signed out of latchkey.".to_string(),
+    };
+    Template::render("signed_out", context! { message: message })
 }

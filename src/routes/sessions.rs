@@ -14,6 +14,7 @@ use crate::config::AuthConfig;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
+use crate::oidc::{logout, Providers};
 use crate::session::store::SessionListing;
 use crate::session::{cookie, device, SessionStore};
 use crate::timefmt;
@@ -24,7 +25,7 @@ pub fn routes() -> Vec<rocket::Route> {
 
 #[derive(rocket::FromForm)]
 pub struct CsrfForm<'r> {
-    csrf_token: Option<&'r str>,
+    pub csrf_token: Option<&'r str>,
 }
 
 fn store<'a>(db: &'a AuthDb, config: &'a AuthConfig) -> SessionStore<'a> {
@@ -112,7 +113,8 @@ async fn revoke_others(
     Ok(Redirect::to("/sessions"))
 }
 
-/// Sign out everywhere: every session of this person, this one included.
+/// Sign out everywhere: every session of this person, this one included, then the
+/// IdP's session of this device too.
 #[rocket::post("/sessions/revoke-all", data = "<form>")]
 async fn revoke_all(
     form: Form<CsrfForm<'_>>,
@@ -120,13 +122,20 @@ async fn revoke_all(
     csrf: CsrfCheck,
     db: &AuthDb,
     config: &State<AuthConfig>,
+    providers: &State<Providers>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
-    let revoked = store(db, config).revoke_all(user.user_id).await?;
+    let (revoked, current) = store(db, config).revoke_all(user.user_id, user.session_id).await?;
     cookie::clear(jar, config);
     tracing::info!(user_id = %user.user_id, revoked, "signed out everywhere");
-    Ok(Redirect::to("/signed-out"))
+    let target = match current {
+        Some(ended) => {
+            logout::redirect_after_sign_out(&ended.provider, ended.id_token.as_deref(), config, providers, jar)
+        }
+        None => "/signed-out".to_string(),
+    };
+    Ok(Redirect::to(target))
 }
 
 #[rocket::get("/api/sessions")]

@@ -59,6 +59,13 @@ pub struct SessionListing {
     pub provider: String,
 }
 
+/// A session that was just deleted: enough to end the IdP's session too.
+#[derive(Debug, Clone)]
+pub struct EndedSession {
+    pub provider: String,
+    pub id_token: Option<String>,
+}
+
 pub struct SessionStore<'a> {
     pool: &'a PgPool,
     config: &'a SessionConfig,
@@ -166,10 +173,29 @@ impl<'a> SessionStore<'a> {
         Ok(deleted.rows_affected())
     }
 
-    /// Deletes every session of the user, this one included; returns how many.
-    pub async fn revoke_all(&self, user_id: Uuid) -> Result<u64, sqlx::Error> {
-        let deleted = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(self.pool).await?;
-        Ok(deleted.rows_affected())
+    /// Deletes every session of the user, this one included; returns how many, and the
+    /// provider and ID token of `current` (for the IdP logout that follows).
+    pub async fn revoke_all(&self, user_id: Uuid, current: Uuid) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
+        let rows: Vec<(Uuid, String, Option<String>)> =
+            sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id, provider, id_token")
+                .bind(user_id)
+                .fetch_all(self.pool)
+                .await?;
+        let ended = rows
+            .iter()
+            .find(|(id, _, _)| *id == current)
+            .map(|(_, provider, id_token)| EndedSession { provider: provider.clone(), id_token: id_token.clone() });
+        Ok((rows.len() as u64, ended))
+    }
+
+    /// Deletes one session (sign-out); returns what the IdP logout needs, if it existed.
+    pub async fn end(&self, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("DELETE FROM sessions WHERE id = $1 RETURNING provider, id_token")
+                .bind(session_id)
+                .fetch_optional(self.pool)
+                .await?;
+        Ok(row.map(|(provider, id_token)| EndedSession { provider, id_token }))
     }
 
     /// Inserts a session for a fresh token inside the sign-in transaction; returns its

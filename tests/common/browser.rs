@@ -42,6 +42,13 @@ impl<'c> Browser<'c> {
         Browser { app, cookies: HashMap::new(), user_agent: user_agent.to_string(), idp }
     }
 
+    /// Another browser on `app` with a copy of `other`'s app cookies (the same device).
+    pub fn with_cookies(app: &'c Client, other: &Browser<'_>) -> Browser<'c> {
+        let mut browser = Browser::new(app, &other.user_agent);
+        browser.cookies = other.cookies.clone();
+        browser
+    }
+
     /// A GET to the app from 127.0.0.1 with this browser's cookies; remembers what it sets.
     pub async fn get(&mut self, uri: &str) -> Page {
         self.send(Method::Get, uri, None, &[]).await

@@ -82,15 +82,30 @@ impl FakeIdp {
 
     /// The token endpoint's next answer carries `claims`, signed by `signer`.
     pub fn issue(&self, claims: &Map<String, Value>, signer: Signer) {
+        self.issue_raw(Self::sign(claims, signer, "JWT"));
+    }
+
+    /// A compact JWT of `claims`, signed by `signer`, with header `typ`.
+    pub fn sign(claims: &Map<String, Value>, signer: Signer, typ: &str) -> String {
         let (kid, pem) = match signer {
             Signer::Published => ("test-key-a", KEY_A),
             Signer::Impostor => ("test-key-a", KEY_B),
             Signer::Unpublished => ("test-key-b", KEY_B),
         };
-        let header = Header { kid: Some(kid.into()), ..Header::new(Algorithm::RS256) };
+        let header = Header { kid: Some(kid.into()), typ: Some(typ.into()), ..Header::new(Algorithm::RS256) };
         let key = EncodingKey::from_rsa_pem(pem.as_bytes()).expect("test key");
-        let token = jsonwebtoken::encode(&header, claims, &key).expect("sign");
-        self.issue_raw(token);
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    }
+
+    /// Claims of a back-channel logout token for the stand-in's session `fake-sid-1`.
+    pub fn logout_claims(&self) -> Map<String, Value> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + 120,
+            "jti": uuid::Uuid::new_v4().to_string(), "sub": "fake-subject-1", "sid": "fake-sid-1",
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        claims.as_object().cloned().expect("object")
     }
 
     /// The token endpoint's next answer carries this exact compact JWT.

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod fake_idp;
+pub mod keycloak_admin;
 pub mod pg_proxy;
 
 use std::time::Duration;
@@ -180,4 +181,40 @@ pub fn restart_postgresql() {
         .status()
         .expect("run pg_ctlcluster");
     assert!(status.success(), "pg_ctlcluster restart failed");
+}
+
+/// The app served on a real loopback port (for calls that the IdP makes to it), until
+/// dropped.
+pub struct Served {
+    pub port: u16,
+    shutdown: rocket::Shutdown,
+}
+
+impl Served {
+    pub async fn start(figment: Figment) -> Served {
+        Served::start_on(figment, closed_port()).await
+    }
+
+    pub async fn start_on(figment: Figment, port: u16) -> Served {
+        let figment = figment.merge(Serialized::global("port", port)).merge(Serialized::global("address", "127.0.0.1"));
+        let ignited = latchkey::build(figment).ignite().await.expect("the app ignites");
+        let shutdown = ignited.shutdown();
+        tokio::spawn(ignited.launch());
+        let up = eventually(Duration::from_secs(10), || async {
+            reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.is_ok()
+        })
+        .await;
+        assert!(up, "the app did not start listening on {port}");
+        Served { port, shutdown }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.shutdown.clone().notify();
+    }
 }

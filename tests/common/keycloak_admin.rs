@@ -1,0 +1,98 @@
+//! Keycloak's Admin REST API, for what a test needs an administrator for: a client of
+//! its own with a back-channel logout URL on the test's port, and ending sessions.
+
+use serde_json::{json, Value};
+
+use super::keycloak_url;
+
+pub struct KeycloakAdmin {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl KeycloakAdmin {
+    pub async fn connect() -> KeycloakAdmin {
+        KeycloakAdmin { http: reqwest::Client::new(), base: format!("{}/admin/realms/latchkey", keycloak_url()) }
+    }
+
+    /// A fresh admin token for each call: they live only 60 s.
+    async fn token(&self) -> String {
+        let answer: Value = self
+            .http
+            .post(format!("{}/realms/master/protocol/openid-connect/token", keycloak_url()))
+            .form(&[
+                ("grant_type", "password"),
+                ("client_id", "admin-cli"),
+                ("username", "admin"),
+                ("password", "admin"),
+            ])
+            .send()
+            .await
+            .expect("admin token request")
+            .json()
+            .await
+            .expect("admin token JSON");
+        answer["access_token"].as_str().expect("access_token").to_string()
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> reqwest::Response {
+        let response = request.bearer_auth(self.token().await).send().await.expect("admin API");
+        assert!(response.status().is_success(), "admin API answered {}", response.status());
+        response
+    }
+
+    /// A confidential client like the dev realm's `latchkey-test`, whose back-channel
+    /// logout goes to `backchannel_url`, with `sid` in logout tokens when
+    /// `session_required`. Returns (client_id, secret).
+    pub async fn create_client(&self, backchannel_url: &str, session_required: bool) -> (String, String) {
+        let client_id = format!("latchkey-bc-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let secret = uuid::Uuid::new_v4().to_string();
+        let client = json!({
+            "clientId": client_id, "enabled": true, "publicClient": false,
+            "clientAuthenticatorType": "client-secret", "secret": secret,
+            "standardFlowEnabled": true, "directAccessGrantsEnabled": false, "consentRequired": false,
+            "frontchannelLogout": false, "redirectUris": ["http://127.0.0.1/*"], "webOrigins": ["+"],
+            "attributes": {
+                "post.logout.redirect.uris": "http://127.0.0.1/*",
+                "backchannel.logout.url": backchannel_url,
+                "backchannel.logout.session.required": session_required.to_string(),
+                "pkce.code.challenge.method": "S256",
+            },
+        });
+        self.send(self.http.post(format!("{}/clients", self.base)).json(&client)).await;
+        (client_id, secret)
+    }
+
+    pub async fn delete_client(&self, client_id: &str) {
+        let found: Value = self
+            .send(self.http.get(format!("{}/clients", self.base)).query(&[("clientId", client_id)]))
+            .await
+            .json()
+            .await
+            .expect("clients");
+        if let Some(id) = found[0]["id"].as_str() {
+            self.send(self.http.delete(format!("{}/clients/{id}", self.base))).await;
+        }
+    }
+
+    pub async fn user_id(&self, username: &str) -> String {
+        let users: Value = self
+            .send(self.http.get(format!("{}/users", self.base)).query(&[("username", username), ("exact", "true")]))
+            .await
+            .json()
+            .await
+            .expect("users");
+        users[0]["id"].as_str().expect("user id").to_string()
+    }
+
+    /// Ends one Keycloak user session (its id is the `sid` claim).
+    pub async fn delete_session(&self, sid: &str) {
+        self.send(self.http.delete(format!("{}/sessions/{sid}", self.base))).await;
+    }
+
+    /// Logs a user out of every Keycloak session.
+    pub async fn logout_user(&self, username: &str) {
+        let id = self.user_id(username).await;
+        self.send(self.http.post(format!("{}/users/{id}/logout", self.base))).await;
+    }
+}
