@@ -88,6 +88,29 @@ impl AppError {
         }
     }
 
+    /// The page heading for this error.
+    pub fn title(&self) -> &'static str {
+        use AppError::*;
+        match self {
+            DbUnavailable(_) => "The session store is unavailable",
+            IdpUnavailable { .. } => "Sign-in is unavailable right now",
+            UnknownProvider => "Unknown sign-in provider",
+            StateMismatch => "This sign-in did not start here",
+            IssuerMismatch => "The answer came from another provider",
+            FlowExpired => "This sign-in has expired",
+            IdpError { .. } => "Sign-in was not completed",
+            CodeRejected(_) => "Sign-in could not be completed",
+            InvalidIdToken(_) => "The sign-in answer failed verification",
+            InvalidLogoutToken(_) => "Logout token refused",
+            AccountNotLinked => "This e-mail belongs to another account",
+            Unauthenticated => "Please sign in",
+            Csrf(_) => "Request refused",
+            NotFound => "Not found",
+            BadRequest(_) => "Bad request",
+            Internal(_) => "Something went wrong",
+        }
+    }
+
     /// What happened, in words for the person in front of the screen; never internals.
     pub fn message(&self) -> String {
         use AppError::*;
@@ -199,7 +222,10 @@ impl<'r> Responder<'r, 'static> for AppError {
             let href = if href.is_empty() { retry.as_str() } else { href };
             let page = Template::render(
                 "error",
-                context! { status: status.code, code: self.code(), message: self.message(), next_label: label, next_href: href },
+                context! {
+                    status: status.code, code: self.code(), title: self.title(), message: self.message(),
+                    next_label: label, next_href: href,
+                },
             );
             let mut built = Response::build_from(page.respond_to(request)?);
             built.header(ContentType::HTML);

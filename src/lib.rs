@@ -36,6 +36,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(db::migrations())
         .attach(oidc::provider::discovery())
         .attach(fairings::sweeper::sweeper())
+        .attach(fairings::security_headers::SecurityHeaders::fairing())
         .attach(Template::fairing())
         .mount("/", routes::health::routes())
         .mount("/", routes::assets::routes())

@@ -1,3 +1,4 @@
-//! Fairings for global work: the session sweeper.
+//! Fairings for global work: the session sweeper and the security headers.
 
+pub mod security_headers;
 pub mod sweeper;

@@ -22,6 +22,16 @@ pub struct AuthenticatedUser {
     pub csrf_token: String,
 }
 
+impl AuthenticatedUser {
+    /// What every page's header shows of the signed-in person (and the sign-out form's
+    /// CSRF token).
+    pub fn viewer(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "email": self.email, "image": self.image, "csrf_token": self.csrf_token,
+        })
+    }
+}
+
 impl std::ops::Deref for AuthenticatedUser {
     type Target = CurrentSession;
     fn deref(&self) -> &CurrentSession {

@@ -26,10 +26,7 @@ pub fn routes() -> Vec<rocket::Route> {
 /// GET changes nothing: it asks.
 #[rocket::get("/auth/logout")]
 fn confirm(user: AuthenticatedUser) -> Template {
-    Template::render(
-        "logout",
-        context! { user: context! { name: &user.name, email: &user.email }, csrf_token: &user.csrf_token },
-    )
+    Template::render("logout", context! { viewer: user.viewer() })
 }
 
 #[rocket::get("/auth/logout", rank = 2)]

@@ -9,6 +9,7 @@ use rocket::State;
 
 use crate::guards::AuthenticatedUser;
 use crate::oidc::{logout, Providers};
+use crate::timefmt;
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![home, api_session, signed_out]
@@ -16,12 +17,13 @@ pub fn routes() -> Vec<rocket::Route> {
 
 #[rocket::get("/")]
 fn home(user: AuthenticatedUser) -> Template {
+    let now = chrono::Utc::now();
     Template::render(
         "home",
         context! {
-            user: context! { name: &user.name, email: &user.email, image: &user.image },
-            expires_at: user.expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            absolute_expires_at: user.absolute_expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            viewer: user.viewer(),
+            expires: timefmt::moment(user.expires_at, now),
+            absolute_expires: timefmt::moment(user.absolute_expires_at, now),
         },
     )
 }

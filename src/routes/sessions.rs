@@ -73,8 +73,7 @@ async fn page(user: AuthenticatedUser, db: &AuthDb, config: &State<AuthConfig>) 
     Ok(Template::render(
         "sessions",
         context! {
-            user: context! { name: &user.name, email: &user.email },
-            csrf_token: &user.csrf_token,
+            viewer: user.viewer(),
             sessions: sessions,
             others: others,
         },
