@@ -91,7 +91,14 @@ async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
     assert_eq!(revoked.location.as_deref(), Some("/sessions"));
     assert!(!is_signed_in(&mut phone).await, "the revoked device is still signed in");
     assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut mac).await);
-    assert_eq!(phone.get("/sessions").await.location.as_deref(), Some("/auth/login?return_to=%2Fsessions"));
+    let next = phone.get("/sessions").await.location.expect("sent to sign-in");
+    assert_eq!(next, "/auth/login?return_to=%2Fsessions");
+    // Keycloak still has the phone's single sign-on session, yet asks for the password:
+    // a revoked device does not slip back in silently.
+    let authorize = phone.get(&next).await.location.expect("authorize URL");
+    assert!(authorize.contains("prompt=login"), "{authorize}");
+    let callback = phone.keycloak_login(&authorize, "alice", "alice").await;
+    assert_eq!(phone.follow(&callback).await.location.as_deref(), Some("/sessions"));
 }
 
 #[tokio::test]

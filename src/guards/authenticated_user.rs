@@ -42,6 +42,12 @@ impl std::ops::Deref for AuthenticatedUser {
 /// The resolution, made once per request however many guards ask.
 struct Resolved(Result<Option<AuthenticatedUser>, String>);
 
+/// Set when the request carried a session cookie that no longer names a live session
+/// (revoked, expired, or garbage), so that the catcher can repeat the cookie changes
+/// (Rocket drops a guard's cookie changes before a catcher runs).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StaleSession(pub bool);
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for AuthenticatedUser {
     type Error = AppError;
@@ -63,7 +69,8 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Str
     let jar = request.cookies();
     let Some(token) = cookie::read(jar, config) else {
         if cookie::present(jar, config) {
-            cookie::clear(jar, config);
+            request.local_cache(|| StaleSession(true));
+            cookie::clear_stale(jar, config);
         }
         return Ok(None);
     };
@@ -84,7 +91,8 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Str
             Ok(Some(AuthenticatedUser { session: *session, csrf_token: token.csrf_token() }))
         }
         Lookup::Expired | Lookup::Unknown => {
-            cookie::clear(jar, config);
+            request.local_cache(|| StaleSession(true));
+            cookie::clear_stale(jar, config);
             Ok(None)
         }
     }

@@ -4,6 +4,6 @@ pub mod authenticated_user;
 pub mod client_info;
 pub mod csrf;
 
-pub use authenticated_user::AuthenticatedUser;
+pub use authenticated_user::{AuthenticatedUser, StaleSession};
 pub use client_info::ClientInfo;
 pub use csrf::CsrfCheck;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreTokenResponse};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreTokenResponse};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
@@ -55,6 +55,7 @@ pub fn start(
     metadata: &Metadata,
     config: &AuthConfig,
     return_to: String,
+    force_login: bool,
     jar: &CookieJar<'_>,
 ) -> Result<String, AppError> {
     let client = client(provider, metadata, config)?;
@@ -64,6 +65,9 @@ pub fn start(
         .set_pkce_challenge(challenge);
     for scope in provider.config.scopes.iter().filter(|scope| scope.as_str() != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
+    }
+    if force_login {
+        request = request.add_prompt(CoreAuthPrompt::Login);
     }
     let (url, state, nonce) = request.url();
     let pending = PendingSignIn {

@@ -26,10 +26,13 @@ pub enum LoginResponse {
     Chooser(Template),
 }
 
-#[rocket::get("/auth/login?<return_to>&<provider>")]
+/// `prompt=login` (the only prompt value accepted) makes the IdP ask for credentials even
+/// when it has a single sign-on session.
+#[rocket::get("/auth/login?<return_to>&<provider>&<prompt>")]
 async fn login(
     return_to: Option<&str>,
     provider: Option<&str>,
+    prompt: Option<&str>,
     providers: &State<Providers>,
     config: &State<AuthConfig>,
     jar: &CookieJar<'_>,
@@ -43,12 +46,13 @@ async fn login(
                 providers.iter().map(|p| context! { name: &p.name, label: p.config.display_name(&p.name) }).collect();
             return Ok(LoginResponse::Chooser(Template::render(
                 "choose_provider",
-                context! { providers: choices, return_to: &return_to },
+                context! { providers: choices, return_to: &return_to, prompt: prompt == Some("login") },
             )));
         }
     };
     let metadata = chosen.metadata_for_sign_in().await?;
-    let url = flow::start(chosen, &metadata, config, return_to, jar)?;
+    let force_login = prompt == Some("login") || cookie::reauth_required(jar);
+    let url = flow::start(chosen, &metadata, config, return_to, force_login, jar)?;
     Ok(LoginResponse::Redirect(Redirect::to(url)))
 }
 
@@ -81,5 +85,6 @@ async fn callback(
 
     tracing::info!(%user_id, %session_id, provider = %completed.provider, "signed in");
     cookie::set(jar, config, &token, config.session.max_age);
+    cookie::clear_reauth(jar);
     Ok(Redirect::to(completed.return_to))
 }

@@ -8,6 +8,7 @@ use rocket::Request;
 
 use crate::config::AuthConfig;
 use crate::error::{wants_json, AppError};
+use crate::guards::StaleSession;
 use crate::session::cookie;
 
 pub fn catchers() -> Vec<rocket::Catcher> {
@@ -23,7 +24,7 @@ enum Caught {
 #[rocket::catch(default)]
 fn default_catcher(status: Status, request: &Request<'_>) -> Caught {
     if status == Status::Unauthorized {
-        clear_stale_session_cookie(request);
+        repeat_stale_session_clearing(request);
     }
     let error = match status.code {
         401 if !wants_json(request) && matches!(request.method(), Method::Get | Method::Head) => {
@@ -41,12 +42,11 @@ fn default_catcher(status: Status, request: &Request<'_>) -> Caught {
     Caught::Error(error)
 }
 
-/// A 401 with a session cookie means the guard found it stale. Rocket drops cookie changes
-/// made before a catcher runs, so the clearing is repeated here.
-fn clear_stale_session_cookie(request: &Request<'_>) {
-    if let Some(config) = request.rocket().state::<AuthConfig>() {
-        if cookie::present(request.cookies(), config) {
-            cookie::clear(request.cookies(), config);
-        }
+/// Rocket drops cookie changes made before a catcher runs, so a stale session cookie
+/// found by the guard is cleared (and the browser marked for re-login) here again.
+fn repeat_stale_session_clearing(request: &Request<'_>) {
+    let StaleSession(stale) = *request.local_cache(StaleSession::default);
+    if let (true, Some(config)) = (stale, request.rocket().state::<AuthConfig>()) {
+        cookie::clear_stale(request.cookies(), config);
     }
 }

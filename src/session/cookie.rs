@@ -9,6 +9,10 @@ use crate::config::AuthConfig;
 use crate::session::SessionToken;
 
 const PLAIN_NAME: &str = "latchkey_session";
+/// Left behind when a stale session cookie is cleared: the next sign-in from this
+/// browser asks the IdP for credentials (`prompt=login`) instead of riding its single
+/// sign-on session, so a device whose session was revoked cannot slip back in silently.
+const REAUTH_NAME: &str = "latchkey_reauth";
 const HOST_NAME: &str = "__Host-latchkey_session";
 
 pub fn name(config: &AuthConfig) -> &'static str {
@@ -48,4 +52,27 @@ pub fn clear(jar: &CookieJar<'_>, config: &AuthConfig) {
         .path("/")
         .secure(config.secure_cookies());
     jar.remove(cookie);
+}
+
+/// Clears a session cookie that no longer names a live session, and marks the browser
+/// for a fresh login at its next sign-in.
+pub fn clear_stale(jar: &CookieJar<'_>, config: &AuthConfig) {
+    clear(jar, config);
+    let cookie = Cookie::build((REAUTH_NAME, "1"))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/auth")
+        .secure(config.secure_cookies())
+        .max_age(rocket::time::Duration::days(30));
+    jar.add(cookie);
+}
+
+/// Whether the next sign-in must ask for credentials.
+pub fn reauth_required(jar: &CookieJar<'_>) -> bool {
+    jar.get(REAUTH_NAME).is_some()
+}
+
+/// After a successful sign-in the mark has done its job.
+pub fn clear_reauth(jar: &CookieJar<'_>) {
+    jar.remove(Cookie::build(REAUTH_NAME).path("/auth"));
 }
