@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod chromium;
 pub mod fake_idp;
 pub mod keycloak_admin;
 pub mod pg_proxy;

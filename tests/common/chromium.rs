@@ -1,0 +1,85 @@
+//! Debian's headless Chromium driven through chromedriver (WebDriver), one fresh
+//! profile per simulated person.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+/// A chromedriver process of this test's own, stopped (by its PID) when dropped.
+pub struct ChromeDriver {
+    child: Child,
+    port: u16,
+    profiles: Vec<PathBuf>,
+}
+
+impl ChromeDriver {
+    pub async fn start() -> ChromeDriver {
+        let port = super::closed_port();
+        let child = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver (apt-get install chromium-driver)");
+        let up = super::eventually(Duration::from_secs(20), || async {
+            reqwest::get(format!("http://127.0.0.1:{port}/status")).await.is_ok()
+        })
+        .await;
+        assert!(up, "chromedriver did not answer");
+        ChromeDriver { child, port, profiles: Vec::new() }
+    }
+
+    /// A new browser window with an empty profile of its own.
+    pub async fn browser(&mut self) -> Client {
+        let profile = std::env::temp_dir().join(format!("latchkey-e2e-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&profile).expect("profile dir");
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--no-first-run",
+            "--window-size=1280,900",
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        self.profiles.push(profile);
+        let capabilities = json!({ "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } });
+        let capabilities = capabilities.as_object().cloned().expect("object");
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for profile in &self.profiles {
+            let _ = std::fs::remove_dir_all(profile);
+        }
+    }
+}
+
+/// Where screenshots go: target/e2e/.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join("e2e");
+    std::fs::create_dir_all(&dir).expect("target/e2e");
+    dir
+}
+
+pub async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
