@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rocket_db_pools::sqlx::{self, PgConnection};
 use uuid::Uuid;
 
+use crate::crypto::TokenCipher;
 use crate::error::AppError;
 
 /// Who the IdP says signed in (from a verified ID token).
@@ -18,7 +19,7 @@ pub struct Identity {
     pub image: Option<String>,
 }
 
-/// What the token endpoint handed over, kept on the account row.
+/// What the token endpoint handed over, kept on the account row (tokens sealed).
 pub struct AccountTokens<'a> {
     pub access_token: &'a str,
     pub refresh_token: Option<&'a str>,
@@ -35,6 +36,7 @@ pub async fn upsert(
     connection: &mut PgConnection,
     identity: &Identity,
     tokens: &AccountTokens<'_>,
+    cipher: &TokenCipher,
     allow_email_linking: bool,
 ) -> Result<Uuid, AppError> {
     // Two first sign-ins of one person at once must not create two users.
@@ -82,12 +84,12 @@ pub async fn upsert(
     .bind(user_id)
     .bind(&identity.provider)
     .bind(&identity.subject)
-    .bind(tokens.refresh_token)
-    .bind(tokens.access_token)
+    .bind(cipher.seal_opt(tokens.refresh_token, "accounts.refresh_token"))
+    .bind(cipher.seal(tokens.access_token, "accounts.access_token"))
     .bind(tokens.expires_at)
     .bind(tokens.token_type)
     .bind(tokens.scope.as_deref())
-    .bind(tokens.id_token)
+    .bind(cipher.seal(tokens.id_token, "accounts.id_token"))
     .bind(tokens.session_state)
     .execute(&mut *connection)
     .await?;

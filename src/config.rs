@@ -63,6 +63,10 @@ pub struct AuthConfig {
     /// Peers whose `X-Forwarded-For` is believed. Empty: the socket address is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<IpNet>,
+    /// Keys that seal the IdP's tokens at rest. Absent: an ephemeral key outside the
+    /// release profile, a refusal to start in it.
+    #[serde(default)]
+    pub encryption: Option<EncryptionConfig>,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
 }
@@ -130,12 +134,26 @@ pub struct ProviderConfig {
     pub display_name: Option<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// The key id new values are sealed with.
+    pub current: String,
+    /// Key id → 32 random bytes, base64 (`openssl rand -base64 32`). Keep retired keys
+    /// listed until no row uses them.
+    pub keys: BTreeMap<String, Secret>,
+}
+
 /// A configuration secret that never shows up in `Debug` output or logs.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -202,6 +220,12 @@ impl AuthConfig {
         for (name, provider) in &self.providers {
             provider.validate(name, strict)?;
         }
+        if let Some(encryption) = &self.encryption {
+            crate::crypto::TokenCipher::new(encryption).map_err(|problem| match problem.split_once(": ") {
+                Some((key, problem)) => invalid(key, problem),
+                None => invalid("auth.encryption", problem),
+            })?;
+        }
         if strict {
             if !secret_key_set {
                 return Err(invalid(
@@ -211,6 +235,12 @@ impl AuthConfig {
             }
             if self.base_url.scheme() != "https" {
                 return Err(invalid("auth.base_url", "must be https:// in the release profile"));
+            }
+            if self.encryption.is_none() {
+                return Err(invalid(
+                    "auth.encryption",
+                    "keys are required in the release profile (tokens are sealed at rest): set auth.encryption.current and auth.encryption.keys.<id> = `openssl rand -base64 32`",
+                ));
             }
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod fairings;
@@ -66,6 +67,21 @@ fn configuration() -> AdHoc {
                 return Err(rocket);
             }
         };
-        Ok(rocket.manage(config).manage(providers))
+        let cipher = match &config.encryption {
+            Some(keys) => match crypto::TokenCipher::new(keys) {
+                Ok(cipher) => cipher,
+                Err(error) => {
+                    eprintln!("latchkey: configuration refused: {error}");
+                    return Err(rocket);
+                }
+            },
+            None => {
+                tracing::warn!(
+                    "auth.encryption is not configured: tokens at rest use a key that dies with this process"
+                );
+                crypto::TokenCipher::ephemeral()
+            }
+        };
+        Ok(rocket.manage(config).manage(providers).manage(cipher))
     })
 }

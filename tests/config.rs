@@ -19,8 +19,10 @@ fn release_essentials(jail: &mut Jail) {
     jail.set_env("ROCKET_SECRET_KEY", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=");
     jail.set_env("KEYCLOAK_ISSUER", "https://id.example.com/realms/latchkey");
     jail.set_env("KEYCLOAK_CLIENT_SECRET", "s3cret-from-env");
-    jail.set_env("ROCKET_AUTH", r#"{base_url="https://app.example.com"}"#);
+    jail.set_env("ROCKET_AUTH", RELEASE_AUTH);
 }
+
+const RELEASE_AUTH: &str = r#"{base_url="https://app.example.com",encryption={current="k1",keys={k1="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}"#;
 
 fn refusal(figment: &Figment) -> String {
     AuthConfig::from_figment(figment).err().map(|error| error.to_string()).unwrap_or_default()
@@ -186,6 +188,18 @@ fn the_release_profile_refuses_missing_secrets_and_plain_http() {
 
         jail.set_env("ROCKET_AUTH", r#"{base_url="http://app.example.com"}"#);
         assert!(refusal(&app_figment()).starts_with("auth.base_url: must be https://"));
+
+        jail.set_env("ROCKET_AUTH", r#"{base_url="https://app.example.com"}"#);
+        assert!(refusal(&app_figment()).starts_with("auth.encryption: keys are required in the release profile"));
+
+        jail.set_env(
+            "ROCKET_AUTH",
+            r#"{base_url="https://app.example.com",encryption={current="k1",keys={k1="c2hvcnQ="}}}"#,
+        );
+        assert_eq!(refusal(&app_figment()), "auth.encryption.keys.k1: must be 32 bytes, base64-encoded");
+
+        jail.set_env("ROCKET_AUTH", r#"{base_url="https://app.example.com",encryption={current="k2",keys={k1="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}"#);
+        assert_eq!(refusal(&app_figment()), "auth.encryption.current: no key `k2` in auth.encryption.keys");
         Ok(())
     });
 }

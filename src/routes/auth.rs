@@ -9,6 +9,7 @@ use rocket_dyn_templates::{context, Template};
 
 use crate::accounts;
 use crate::config::AuthConfig;
+use crate::crypto::TokenCipher;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::ClientInfo;
@@ -62,6 +63,7 @@ async fn callback(
     providers: &State<Providers>,
     config: &State<AuthConfig>,
     client: ClientInfo,
+    cipher: &State<TokenCipher>,
     jar: &CookieJar<'_>,
     mut db: Connection<AuthDb>,
 ) -> Result<Redirect, AppError> {
@@ -71,7 +73,8 @@ async fn callback(
     // A fresh token at every sign-in: nothing an attacker planted survives it.
     let token = SessionToken::generate();
     let mut tx = rocket_db_pools::sqlx::Connection::begin(&mut **db).await?;
-    let user_id = accounts::upsert(&mut tx, &completed.identity, &completed.account_tokens(), allow_linking).await?;
+    let user_id =
+        accounts::upsert(&mut tx, &completed.identity, &completed.account_tokens(), cipher, allow_linking).await?;
     let new = NewSession {
         user_id,
         provider: &completed.provider,
@@ -80,7 +83,7 @@ async fn callback(
         user_agent: client.user_agent.as_deref(),
         ip: client.ip,
     };
-    let (session_id, _expires_at) = SessionStore::create(&config.session, &mut tx, &token, new).await?;
+    let (session_id, _expires_at) = SessionStore::create(&config.session, cipher, &mut tx, &token, new).await?;
     tx.commit().await?;
 
     tracing::info!(%user_id, %session_id, provider = %completed.provider, "signed in");

@@ -12,6 +12,7 @@ use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
 
 use crate::config::AuthConfig;
+use crate::crypto::TokenCipher;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
@@ -42,6 +43,7 @@ async fn sign_out(
     db: &AuthDb,
     config: &State<AuthConfig>,
     providers: &State<Providers>,
+    cipher: &State<TokenCipher>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
@@ -50,7 +52,8 @@ async fn sign_out(
     tracing::info!(user_id = %user.user_id, session_id = %user.session_id, "signed out");
     let target = match ended {
         Some(ended) => {
-            logout::redirect_after_sign_out(&ended.provider, ended.id_token.as_deref(), config, providers, jar)
+            let hint = ended.id_token_hint(cipher);
+            logout::redirect_after_sign_out(&ended.provider, hint.as_deref(), config, providers, jar)
         }
         None => "/signed-out".to_string(),
     };

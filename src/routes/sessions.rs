@@ -11,6 +11,7 @@ use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
+use crate::crypto::TokenCipher;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
@@ -122,6 +123,7 @@ async fn revoke_all(
     db: &AuthDb,
     config: &State<AuthConfig>,
     providers: &State<Providers>,
+    cipher: &State<TokenCipher>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
@@ -130,7 +132,8 @@ async fn revoke_all(
     tracing::info!(user_id = %user.user_id, revoked, "signed out everywhere");
     let target = match current {
         Some(ended) => {
-            logout::redirect_after_sign_out(&ended.provider, ended.id_token.as_deref(), config, providers, jar)
+            let hint = ended.id_token_hint(cipher);
+            logout::redirect_after_sign_out(&ended.provider, hint.as_deref(), config, providers, jar)
         }
         None => "/signed-out".to_string(),
     };

@@ -8,7 +8,11 @@ use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::config::SessionConfig;
+use crate::crypto::TokenCipher;
 use crate::session::SessionToken;
+
+/// Associated data of the sealed ID token (see `crypto`).
+pub const ID_TOKEN_COLUMN: &str = "sessions.id_token";
 
 /// Longest user agent kept; browsers send far less, and the column must stay small.
 const USER_AGENT_MAX: usize = 512;
@@ -63,7 +67,23 @@ pub struct SessionListing {
 #[derive(Debug, Clone)]
 pub struct EndedSession {
     pub provider: String,
+    /// As stored: sealed; open it with `id_token_hint`.
     pub id_token: Option<String>,
+}
+
+impl EndedSession {
+    /// The ID token in clear for the IdP's logout; `None` when it cannot be opened (its
+    /// key was retired), in which case the IdP will ask the person to confirm.
+    pub fn id_token_hint(&self, cipher: &TokenCipher) -> Option<String> {
+        let sealed = self.id_token.as_deref()?;
+        match cipher.open(sealed, ID_TOKEN_COLUMN) {
+            Ok(token) => Some(token),
+            Err(error) => {
+                tracing::warn!("stored ID token unusable as id_token_hint: {error}");
+                None
+            }
+        }
+    }
 }
 
 pub struct SessionStore<'a> {
@@ -202,6 +222,7 @@ impl<'a> SessionStore<'a> {
     /// id and sliding expiry.
     pub async fn create(
         config: &SessionConfig,
+        cipher: &TokenCipher,
         connection: &mut PgConnection,
         token: &SessionToken,
         new: NewSession<'_>,
@@ -220,7 +241,7 @@ impl<'a> SessionStore<'a> {
         .bind(new.ip.map(|ip| ip.to_string()))
         .bind(new.provider)
         .bind(new.idp_sid)
-        .bind(new.id_token)
+        .bind(cipher.seal_opt(new.id_token, ID_TOKEN_COLUMN))
         .fetch_one(connection)
         .await?;
         Ok((row.try_get("id")?, row.try_get("expires_at")?))
