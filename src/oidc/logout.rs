@@ -3,11 +3,56 @@
 //! back to `/signed-out` with a `state` that page checks.
 
 use openidconnect::CsrfToken;
-use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::Redirect;
 use url::Url;
 
 use crate::config::AuthConfig;
+use crate::crypto::TokenCipher;
+use crate::error::AppError;
 use crate::oidc::Providers;
+use crate::session::cookie;
+use crate::session::store::EndedSession;
+
+/// The end of every sign-out, once the rows are gone: the cookie cleared, then off to the
+/// IdP's end-session endpoint (or straight to `/signed-out`).
+pub struct SignOut<'r> {
+    config: &'r AuthConfig,
+    providers: &'r Providers,
+    cipher: &'r TokenCipher,
+    jar: &'r CookieJar<'r>,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SignOut<'r> {
+    type Error = AppError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let rocket = request.rocket();
+        match (rocket.state::<AuthConfig>(), rocket.state::<Providers>(), rocket.state::<TokenCipher>()) {
+            (Some(config), Some(providers), Some(cipher)) => {
+                Outcome::Success(SignOut { config, providers, cipher, jar: request.cookies() })
+            }
+            _ => Outcome::Error((Status::InternalServerError, AppError::Internal("latchkey is not attached".into()))),
+        }
+    }
+}
+
+impl SignOut<'_> {
+    /// `ended` is the deleted session of this device, if it still existed.
+    pub fn finish(&self, ended: Option<EndedSession>) -> Redirect {
+        cookie::clear(self.jar, self.config);
+        let target = match ended {
+            Some(ended) => {
+                let hint = ended.id_token_hint(self.cipher);
+                redirect_after_sign_out(&ended.provider, hint.as_deref(), self.config, self.providers, self.jar)
+            }
+            None => "/signed-out".to_string(),
+        };
+        Redirect::to(target)
+    }
+}
 
 const STATE_COOKIE: &str = "latchkey_logout";
 

@@ -3,7 +3,7 @@
 //! sessions ended on its side.
 
 use rocket::form::Form;
-use rocket::http::{CookieJar, Header};
+use rocket::http::Header;
 use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 use rocket::State;
@@ -12,13 +12,13 @@ use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
 
 use crate::config::AuthConfig;
-use crate::crypto::TokenCipher;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
-use crate::oidc::{backchannel, logout, Providers};
+use crate::oidc::logout::SignOut;
+use crate::oidc::{backchannel, Providers};
 use crate::routes::sessions::CsrfForm;
-use crate::session::{cookie, SessionStore};
+use crate::session::SessionStore;
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![confirm, confirm_signed_out, sign_out, backchannel_logout]
@@ -42,22 +42,12 @@ async fn sign_out(
     csrf: CsrfCheck,
     db: &AuthDb,
     config: &State<AuthConfig>,
-    providers: &State<Providers>,
-    cipher: &State<TokenCipher>,
-    jar: &CookieJar<'_>,
+    sign_out: SignOut<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
     let ended = SessionStore::new(db, &config.session).end(user.session_id).await?;
-    cookie::clear(jar, config);
     tracing::info!(user_id = %user.user_id, session_id = %user.session_id, "signed out");
-    let target = match ended {
-        Some(ended) => {
-            let hint = ended.id_token_hint(cipher);
-            logout::redirect_after_sign_out(&ended.provider, hint.as_deref(), config, providers, jar)
-        }
-        None => "/signed-out".to_string(),
-    };
-    Ok(Redirect::to(target))
+    Ok(sign_out.finish(ended))
 }
 
 #[derive(rocket::FromForm)]

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use rocket::form::Form;
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 use rocket::State;
@@ -11,13 +11,12 @@ use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
-use crate::crypto::TokenCipher;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
-use crate::oidc::{logout, Providers};
+use crate::oidc::logout::SignOut;
 use crate::session::store::SessionListing;
-use crate::session::{cookie, device, SessionStore};
+use crate::session::{device, SessionStore};
 use crate::timefmt;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -122,22 +121,12 @@ async fn revoke_all(
     csrf: CsrfCheck,
     db: &AuthDb,
     config: &State<AuthConfig>,
-    providers: &State<Providers>,
-    cipher: &State<TokenCipher>,
-    jar: &CookieJar<'_>,
+    sign_out: SignOut<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
     let (revoked, current) = store(db, config).revoke_all(user.user_id, user.session_id).await?;
-    cookie::clear(jar, config);
     tracing::info!(user_id = %user.user_id, revoked, "signed out everywhere");
-    let target = match current {
-        Some(ended) => {
-            let hint = ended.id_token_hint(cipher);
-            logout::redirect_after_sign_out(&ended.provider, hint.as_deref(), config, providers, jar)
-        }
-        None => "/signed-out".to_string(),
-    };
-    Ok(Redirect::to(target))
+    Ok(sign_out.finish(current))
 }
 
 #[rocket::get("/api/sessions")]
