@@ -219,3 +219,9 @@ impl Drop for Served {
         self.shutdown.clone().notify();
     }
 }
+
+/// The cipher of Rocket.toml's debug profile, to read sealed columns in tests.
+pub fn dev_cipher() -> latchkey::crypto::TokenCipher {
+    let config = latchkey::config::AuthConfig::from_figment(&rocket::Config::figment()).expect("debug configuration");
+    latchkey::crypto::TokenCipher::new(&config.encryption.expect("debug profile has a key")).expect("cipher")
+}
