@@ -209,8 +209,9 @@ async fn alice_logging_out_at_keycloak_itself_ends_her_session_here() {
     let mut alice = Browser::new(&app, "test");
     alice.sign_in("alice", "alice", "/").await;
     let mut connection = db.connect().await;
-    let id_token: String =
+    let sealed: String =
         sqlx::query_scalar("SELECT id_token FROM sessions").fetch_one(&mut connection).await.expect("id_token");
+    let id_token = common::dev_cipher().open(&sealed, latchkey::session::store::ID_TOKEN_COLUMN).expect("opens");
 
     // Another app (or Keycloak's account console) sends alice to Keycloak's logout.
     let mut end_session =

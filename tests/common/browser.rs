@@ -130,7 +130,14 @@ impl<'c> Browser<'c> {
     /// session (no login form).
     pub async fn idp_redirect(&self, authorize_url: &str) -> String {
         let answer = self.idp.get(authorize_url).send().await.expect("Keycloak authorize");
-        assert!(answer.status().is_redirection(), "Keycloak showed a page instead of redirecting");
+        let status = answer.status();
+        if !status.is_redirection() {
+            let body = answer.text().await.unwrap_or_default();
+            panic!(
+                "Keycloak showed a page ({status}) instead of redirecting: {}",
+                body.chars().take(600).collect::<String>()
+            );
+        }
         answer.headers()["location"].to_str().expect("location").to_string()
     }
 
