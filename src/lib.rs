@@ -38,6 +38,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(oidc::provider::discovery())
         .attach(fairings::sweeper::sweeper())
         .attach(fairings::security_headers::SecurityHeaders::fairing())
+        .attach(fairings::request_log::RequestLog)
         .attach(Template::fairing())
         .mount("/", routes::health::routes())
         .mount("/", routes::assets::routes())

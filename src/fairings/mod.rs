@@ -1,4 +1,5 @@
-//! Fairings for global work: the session sweeper and the security headers.
+//! Fairings for global work: the session sweeper, security headers, the request log.
 
+pub mod request_log;
 pub mod security_headers;
 pub mod sweeper;

@@ -1,0 +1,34 @@
+//! One log line per request: method, path, status and time. Never the query string
+//! (the sign-in callback carries the authorization code there) and never a header:
+//! Rocket's own request logging, which prints whole URIs, stays at `critical`.
+
+use std::time::Instant;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::{Data, Request, Response};
+
+pub struct RequestLog;
+
+struct Started(Instant);
+
+#[rocket::async_trait]
+impl Fairing for RequestLog {
+    fn info(&self) -> Info {
+        Info { name: "Request log", kind: Kind::Request | Kind::Response }
+    }
+
+    async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
+        request.local_cache(|| Started(Instant::now()));
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        let Started(started) = request.local_cache(|| Started(Instant::now()));
+        tracing::info!(
+            method = %request.method(),
+            path = %request.uri().path(),
+            status = response.status().code,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! Nothing secret reaches the logs: everything latchkey logs through a sign-in, a
+//! session extension, a revoke and a sign-out is captured and searched for tokens,
+//! cookies, codes and keys.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::{app, dev_cipher, figment, TestDb};
+use figment::providers::Serialized;
+use rocket::http::Status;
+use sqlx::Row;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    let url = url::Url::parse(url).expect("url");
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
+}
+
+#[tokio::test]
+async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let db = TestDb::create().await;
+    let settings = figment(&db)
+        .merge(Serialized::global("auth.session.max_age", "1h"))
+        .merge(Serialized::global("auth.session.update_age", "1s"));
+    let app = app(settings).await;
+    let mut laptop = Browser::new(&app, "laptop");
+    let mut phone = Browser::new(&app, "phone");
+
+    // Sign in (keeping the authorization code), use, extend, revoke, sign out.
+    let authorize = laptop.start_sign_in("/").await;
+    let callback = laptop.keycloak_login(&authorize, "alice", "alice").await;
+    let code = query_param(&callback, "code");
+    let state = query_param(&callback, "state");
+    assert_eq!(laptop.follow(&callback).await.status, Status::SeeOther);
+    phone.sign_in("alice", "alice", "/").await;
+    assert_eq!(laptop.get("/api/session").await.status, Status::Ok);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let extended = laptop.get("/").await;
+    assert!(extended.set_cookies.iter().any(|c| c.starts_with("latchkey_session=")), "the session was extended");
+    let csrf = laptop.get("/api/csrf").await.json()["csrf_token"].as_str().expect("csrf").to_string();
+    let phone_token = phone.session_cookie().cloned().expect("phone cookie");
+    let laptop_token = laptop.session_cookie().cloned().expect("laptop cookie");
+    assert_eq!(laptop.post_form("/sessions/revoke-others", &[("csrf_token", &csrf)]).await.status, Status::SeeOther);
+    let mut connection = db.connect().await;
+    let account = sqlx::query("SELECT access_token, refresh_token, id_token FROM accounts")
+        .fetch_one(&mut connection)
+        .await
+        .expect("account");
+    let cipher = dev_cipher();
+    let mut secrets: Vec<(String, String)> = ["access_token", "refresh_token", "id_token"]
+        .iter()
+        .map(|column| {
+            let sealed: String = account.get(*column);
+            (column.to_string(), cipher.open(&sealed, &format!("accounts.{column}")).expect("opens"))
+        })
+        .collect();
+    let out = laptop.post_form("/auth/logout", &[("csrf_token", &csrf)]).await;
+    assert_eq!(out.status, Status::SeeOther);
+
+    secrets.extend([
+        ("laptop cookie".to_string(), laptop_token),
+        ("phone cookie".to_string(), phone_token),
+        ("csrf token".to_string(), csrf),
+        ("authorization code".to_string(), code),
+        ("state".to_string(), state),
+        ("client secret".to_string(), "latchkey-test-secret".to_string()),
+        ("secret_key".to_string(), "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=".to_string()),
+        ("encryption key".to_string(), "bGF0Y2hrZXktZGV2LWtleS1ub3Qtc2VjcmV0LTMyYiE=".to_string()),
+        ("any JWT".to_string(), "eyJ".to_string()),
+    ]);
+    let logs = String::from_utf8(captured.0.lock().expect("buffer").clone()).expect("utf-8 logs");
+
+    assert!(logs.contains("signed in") && logs.contains("signed out"), "the capture works: {logs}");
+    assert!(logs.contains("path=/auth/callback"), "requests are logged, without their query: {logs}");
+    for (what, secret) in &secrets {
+        assert!(secret.len() >= 3, "{what} is empty");
+        assert!(!logs.contains(secret.as_str()), "the {what} appears in the logs");
+    }
+}
