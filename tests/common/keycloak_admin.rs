@@ -95,4 +95,43 @@ impl KeycloakAdmin {
         let id = self.user_id(username).await;
         self.send(self.http.post(format!("{}/users/{id}/logout", self.base))).await;
     }
+
+    /// A new RSA signing key with `priority` above the realm's own, so Keycloak signs
+    /// with it from now on. Returns the component id and the new key's kid.
+    pub async fn add_signing_key(&self, priority: u32) -> SigningKey {
+        let realm: Value = self.send(self.http.get(&self.base)).await.json().await.expect("realm");
+        let name = format!("rotated-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let component = json!({
+            "name": name, "providerId": "rsa-generated", "providerType": "org.keycloak.keys.KeyProvider",
+            "parentId": realm["id"],
+            "config": { "priority": [priority.to_string()], "enabled": ["true"], "active": ["true"], "keySize": ["2048"] },
+        });
+        let created = self.send(self.http.post(format!("{}/components", self.base)).json(&component)).await;
+        let id = created
+            .headers()
+            .get("location")
+            .and_then(|location| location.to_str().ok())
+            .and_then(|location| location.rsplit('/').next())
+            .expect("component location")
+            .to_string();
+        let keys: Value = self.send(self.http.get(format!("{}/keys", self.base))).await.json().await.expect("keys");
+        let kid = keys["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|key| key["providerId"] == id.as_str() && key["use"] == "SIG")
+            .and_then(|key| key["kid"].as_str())
+            .expect("the new key's kid")
+            .to_string();
+        SigningKey { id, kid }
+    }
+
+    pub async fn remove_component(&self, key: &SigningKey) {
+        self.send(self.http.delete(format!("{}/components/{}", self.base, key.id))).await;
+    }
+}
+
+pub struct SigningKey {
+    pub id: String,
+    pub kid: String,
 }

@@ -167,6 +167,34 @@ pub static KEYCLOAK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Restarts the real PostgreSQL cluster that `scripts/services` runs (Debian's tools).
 pub fn restart_postgresql() {
+    postgresql("restart");
+}
+
+/// Stops the real PostgreSQL until the guard is dropped (or `start` is called).
+pub struct StoppedPostgresql {
+    stopped: bool,
+}
+
+impl StoppedPostgresql {
+    pub fn stop() -> StoppedPostgresql {
+        postgresql("stop");
+        StoppedPostgresql { stopped: true }
+    }
+
+    pub fn start(&mut self) {
+        if std::mem::take(&mut self.stopped) {
+            postgresql("start");
+        }
+    }
+}
+
+impl Drop for StoppedPostgresql {
+    fn drop(&mut self) {
+        self.start();
+    }
+}
+
+fn postgresql(action: &str) {
     let version = std::fs::read_dir("/usr/lib/postgresql")
         .expect("PostgreSQL is installed")
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
@@ -174,14 +202,15 @@ pub fn restart_postgresql() {
         .max()
         .expect("a PostgreSQL version");
     let status = std::process::Command::new("pg_ctlcluster")
-        .args([&version.to_string(), "main", "restart", "-m", "fast"])
+        .args([version.to_string().as_str(), "main", action])
+        .args(if action == "start" { &[][..] } else { &["-m", "fast"][..] })
         // The new server must not hold the test run's output pipes open.
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
         .expect("run pg_ctlcluster");
-    assert!(status.success(), "pg_ctlcluster restart failed");
+    assert!(status.success(), "pg_ctlcluster {action} failed");
 }
 
 /// The app served on a real loopback port (for calls that the IdP makes to it), until
