@@ -11,7 +11,6 @@ use rocket_db_pools::sqlx::{self, Acquire};
 use rocket_db_pools::Connection;
 use rocket_dyn_templates::{context, Template};
 
-use crate::config::AuthConfig;
 use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
@@ -40,12 +39,11 @@ async fn sign_out(
     form: Form<CsrfForm<'_>>,
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
     sign_out: SignOut<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
-    let ended = SessionStore::new(db, &config.session).end(user.session_id).await?;
+    let ended = store.end(user.session_id).await?;
     tracing::info!(user_id = %user.user_id, session_id = %user.session_id, "signed out");
     Ok(sign_out.finish(ended))
 }

@@ -6,12 +6,9 @@ use rocket::form::Form;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
-use rocket::State;
 use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
 
-use crate::config::AuthConfig;
-use crate::db::AuthDb;
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
 use crate::oidc::logout::SignOut;
@@ -26,10 +23,6 @@ pub fn routes() -> Vec<rocket::Route> {
 #[derive(rocket::FromForm)]
 pub struct CsrfForm<'r> {
     pub csrf_token: Option<&'r str>,
-}
-
-fn store<'a>(db: &'a AuthDb, config: &'a AuthConfig) -> SessionStore<'a> {
-    SessionStore::new(db, &config.session)
 }
 
 /// A session id from the URL; anything that is not a UUID is simply not found.
@@ -51,9 +44,9 @@ fn listing_json(row: &SessionListing, current: Uuid) -> Value {
 }
 
 #[rocket::get("/sessions")]
-async fn page(user: AuthenticatedUser, db: &AuthDb, config: &State<AuthConfig>) -> Result<Template, AppError> {
+async fn page(user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Template, AppError> {
     let now = Utc::now();
-    let rows = store(db, config).list(user.user_id).await?;
+    let rows = store.list(user.user_id).await?;
     let sessions: Vec<Value> = rows
         .iter()
         .map(|row| {
@@ -86,12 +79,11 @@ async fn revoke_one(
     form: Form<CsrfForm<'_>>,
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
     let id = parse_id(id)?;
-    if !store(db, config).revoke(user.user_id, id).await? {
+    if !store.revoke(user.user_id, id).await? {
         return Err(AppError::NotFound);
     }
     tracing::info!(user_id = %user.user_id, session_id = %id, "session revoked");
@@ -103,11 +95,10 @@ async fn revoke_others(
     form: Form<CsrfForm<'_>>,
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
-    let revoked = store(db, config).revoke_others(user.user_id, user.session_id).await?;
+    let revoked = store.revoke_others(user.user_id, user.session_id).await?;
     tracing::info!(user_id = %user.user_id, revoked, "other sessions revoked");
     Ok(Redirect::to("/sessions"))
 }
@@ -119,19 +110,18 @@ async fn revoke_all(
     form: Form<CsrfForm<'_>>,
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
     sign_out: SignOut<'_>,
 ) -> Result<Redirect, AppError> {
     csrf.verify(&user, form.csrf_token)?;
-    let (revoked, current) = store(db, config).revoke_all(user.user_id, user.session_id).await?;
+    let (revoked, current) = store.revoke_all(user.user_id, user.session_id).await?;
     tracing::info!(user_id = %user.user_id, revoked, "signed out everywhere");
     Ok(sign_out.finish(current))
 }
 
 #[rocket::get("/api/sessions")]
-async fn api_list(user: AuthenticatedUser, db: &AuthDb, config: &State<AuthConfig>) -> Result<Json<Value>, AppError> {
-    let rows = store(db, config).list(user.user_id).await?;
+async fn api_list(user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Json<Value>, AppError> {
+    let rows = store.list(user.user_id).await?;
     let sessions: Vec<Value> = rows.iter().map(|row| listing_json(row, user.session_id)).collect();
     Ok(Json(json!({ "sessions": sessions, "csrf_token": user.csrf_token })))
 }
@@ -141,12 +131,11 @@ async fn api_revoke(
     id: &str,
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
 ) -> Result<Status, AppError> {
     csrf.verify(&user, None)?;
     let id = parse_id(id)?;
-    if !store(db, config).revoke(user.user_id, id).await? {
+    if !store.revoke(user.user_id, id).await? {
         return Err(AppError::NotFound);
     }
     tracing::info!(user_id = %user.user_id, session_id = %id, "session revoked");
@@ -157,11 +146,10 @@ async fn api_revoke(
 async fn api_revoke_others(
     user: AuthenticatedUser,
     csrf: CsrfCheck,
-    db: &AuthDb,
-    config: &State<AuthConfig>,
+    store: SessionStore<'_>,
 ) -> Result<Json<Value>, AppError> {
     csrf.verify(&user, None)?;
-    let revoked = store(db, config).revoke_others(user.user_id, user.session_id).await?;
+    let revoked = store.revoke_others(user.user_id, user.session_id).await?;
     Ok(Json(json!({ "revoked": revoked })))
 }
 

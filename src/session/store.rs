@@ -7,8 +7,14 @@ use chrono::{DateTime, Utc};
 use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::config::SessionConfig;
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket_db_pools::Database;
+
+use crate::config::{AuthConfig, SessionConfig};
 use crate::crypto::TokenCipher;
+use crate::db::AuthDb;
+use crate::error::AppError;
 use crate::session::SessionToken;
 
 /// Associated data of the sealed ID token (see `crypto`).
@@ -127,6 +133,20 @@ SELECT f.id, f.user_id, f.provider, f.created_at, f.absolute_expires_at,
   JOIN users u ON u.id = f.user_id
   LEFT JOIN touched t ON t.id = f.id
 "#;
+
+/// Handlers take the store as a guard: the pool and the session settings, together.
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SessionStore<'r> {
+    type Error = AppError;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let rocket = request.rocket();
+        match (AuthDb::fetch(rocket), rocket.state::<AuthConfig>()) {
+            (Some(db), Some(config)) => Outcome::Success(SessionStore::new(db, &config.session)),
+            _ => Outcome::Error((Status::InternalServerError, AppError::Internal("latchkey is not attached".into()))),
+        }
+    }
+}
 
 impl<'a> SessionStore<'a> {
     pub fn new(pool: &'a PgPool, config: &'a SessionConfig) -> Self {
