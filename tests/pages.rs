@@ -110,3 +110,30 @@ async fn the_header_shows_the_signed_in_person_and_a_sign_out_button() {
     assert!(home.body.contains("<time datetime="), "expiry is a machine-readable time");
     assert!(!anonymous.body.contains("action=\"/auth/logout\"") && anonymous.body.contains("href=\"/auth/login\""));
 }
+
+#[tokio::test]
+async fn with_several_providers_sign_in_offers_a_choice() {
+    let db = TestDb::create().await;
+    let second = serde_json::json!({
+        "issuer": common::keycloak_issuer(), "client_id": "latchkey-other", "client_secret": "latchkey-other-secret",
+        "display_name": "Keycloak (other client)",
+    });
+    let app = app(figment(&db).merge(Serialized::global("auth.providers.other", second))).await;
+    let mut visitor = Browser::new(&app, "test");
+
+    let chooser = visitor.get("/auth/login?return_to=%2Fsessions").await;
+
+    assert_eq!(chooser.status, Status::Ok);
+    assert!(
+        chooser.body.contains("Continue with Keycloak (other client)")
+            && chooser.body.contains("Continue with Keycloak<")
+    );
+    assert!(chooser.body.contains("href=\"/auth/login?provider=other&amp;return_to=%2Fsessions\""), "{}", chooser.body);
+    let picked = visitor.get("/auth/login?provider=other&return_to=%2Fsessions").await;
+    assert_eq!(picked.status, Status::SeeOther);
+    assert!(picked.location.as_deref().is_some_and(|url| url.contains("client_id=latchkey-other")));
+    let callback = visitor.keycloak_login(picked.location.as_deref().expect("authorize"), "bob", "bob").await;
+    let done = visitor.follow(&callback).await;
+    assert_eq!(done.location.as_deref(), Some("/sessions"));
+    assert_eq!(visitor.get("/api/sessions").await.json()["sessions"][0]["provider"], "other");
+}
