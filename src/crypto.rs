@@ -112,7 +112,7 @@ mod tests {
 
     fn cipher(current: &str, keys: &[(&str, &str)]) -> TokenCipher {
         let keys = keys.iter().map(|(id, key)| (id.to_string(), Secret::new(*key))).collect();
-        TokenCipher::new(&EncryptionConfig { current: current.into(), keys }).expect("valid keys")
+        TokenCipher::new(&EncryptionConfig { current: current.into(), keys }).unwrap_or_else(|e| panic!("{e}"))
     }
 
     const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -124,7 +124,7 @@ mod tests {
         let sealed = cipher.seal("eyJhbGciOi.secret.token", "sessions.id_token");
         assert!(sealed.starts_with("lk1.k1.") && !sealed.contains("secret"));
         assert_ne!(sealed, cipher.seal("eyJhbGciOi.secret.token", "sessions.id_token"), "fresh nonce each time");
-        assert_eq!(cipher.open(&sealed, "sessions.id_token").expect("opens"), "eyJhbGciOi.secret.token");
+        assert_eq!(cipher.open(&sealed, "sessions.id_token").ok().as_deref(), Some("eyJhbGciOi.secret.token"));
     }
 
     #[test]
@@ -144,7 +144,7 @@ mod tests {
         let old = cipher("k1", &[("k1", K1)]);
         let sealed_before = old.seal("before", "c");
         let rotated = cipher("k2", &[("k1", K1), ("k2", K2)]);
-        assert_eq!(rotated.open(&sealed_before, "c").expect("old key still listed"), "before");
+        assert_eq!(rotated.open(&sealed_before, "c").ok().as_deref(), Some("before"), "old key still listed");
         assert!(rotated.seal("after", "c").starts_with("lk1.k2."));
         let retired = cipher("k2", &[("k2", K2)]);
         assert!(matches!(retired.open(&sealed_before, "c"), Err(CipherError::UnknownKey(_))));
