@@ -67,33 +67,27 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Str
         return Err("latchkey is not fully attached (configuration or pool missing)".into());
     };
     let jar = request.cookies();
-    let Some(token) = cookie::read(jar, config) else {
-        if cookie::present(jar, config) {
-            request.local_cache(|| StaleSession(true));
-            cookie::clear_stale(jar, config);
-        }
-        return Ok(None);
-    };
-    let lookup =
-        SessionStore::new(db, &config.session).authenticate(&token).await.map_err(|error| {
-            match AppError::from(error) {
-                AppError::DbUnavailable(reason) | AppError::Internal(reason) => reason,
-                other => other.to_string(),
-            }
+    let store = SessionStore::new(db, &config.session);
+    // The last live one wins, as the last cookie of a name does in Rocket's jar; a stale or
+    // junk cookie beside it must not sign the person out.
+    for token in cookie::candidates(request, config).iter().rev() {
+        let lookup = store.authenticate(token).await.map_err(|error| match AppError::from(error) {
+            AppError::DbUnavailable(reason) | AppError::Internal(reason) => reason,
+            other => other.to_string(),
         })?;
-    match lookup {
-        Lookup::Live(session) => {
+        if let Lookup::Live(session) = lookup {
             if session.extended {
                 let left = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
-                cookie::set(jar, config, &token, left);
+                cookie::set(jar, config, token, left);
             }
             tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
-            Ok(Some(AuthenticatedUser { session: *session, csrf_token: token.csrf_token() }))
-        }
-        Lookup::Expired | Lookup::Unknown => {
-            request.local_cache(|| StaleSession(true));
-            cookie::clear_stale(jar, config);
-            Ok(None)
+            return Ok(Some(AuthenticatedUser { session: *session, csrf_token: token.csrf_token() }));
         }
     }
+    // No live session: a cookie that names none (unknown, expired, junk) is cleared.
+    if cookie::present(jar, config) {
+        request.local_cache(|| StaleSession(true));
+        cookie::clear_stale(jar, config);
+    }
+    Ok(None)
 }

@@ -175,6 +175,11 @@ pub async fn finish(
         });
     }
     let pending = pending?;
+    // Kept on the account row: PostgreSQL text holds no NUL, and an IdP's session state is
+    // a short printable id. Refuse anything else before the code is spent.
+    if params.session_state.is_some_and(|state| state.len() > 256 || state.chars().any(char::is_control)) {
+        return Err(AppError::BadRequest("malformed session_state".into()));
+    }
     let provider = providers.get(&pending.provider).cloned().ok_or(AppError::UnknownProvider)?;
     let code = params.code.filter(|code| !code.is_empty()).ok_or_else(|| AppError::BadRequest("no code".into()))?;
     let metadata = provider.metadata_or_discover().await?;
@@ -206,7 +211,7 @@ pub async fn finish(
         provider: provider.name.clone(),
         identity,
         return_to: pending.return_to,
-        idp_sid: string_claim(id_token, "sid"),
+        idp_sid: string_claim(id_token, "sid").map(|sid| storable(&sid)),
         id_token: id_token.to_string(),
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|token| token.secret().clone()),
@@ -258,11 +263,11 @@ async fn verify_id_token(
             .or_else(|| claims.preferred_username().map(|username| username.as_str().to_string()));
         Ok(Identity {
             provider: provider.name.clone(),
-            subject: claims.subject().as_str().to_string(),
-            name,
-            email: claims.email().map(|email| email.as_str().to_string()),
+            subject: storable(claims.subject().as_str()),
+            name: name.as_deref().map(storable),
+            email: claims.email().map(|email| storable(email.as_str())),
             email_verified: claims.email_verified().unwrap_or(false),
-            image: claims.picture().and_then(|picture| picture.get(None)).map(|url| url.as_str().to_string()),
+            image: claims.picture().and_then(|picture| picture.get(None)).map(|url| storable(url.as_str())),
         })
     };
     match check(&metadata) {
@@ -273,6 +278,11 @@ async fn verify_id_token(
         }
         other => other.map_err(|error| AppError::InvalidIdToken(crate::error::chain(&error))),
     }
+}
+
+/// A claim as PostgreSQL text can hold it: JSON allows `\u0000`, PostgreSQL does not.
+fn storable(text: &str) -> String {
+    text.replace('\0', "")
 }
 
 /// A string claim that openidconnect's core types do not model (Keycloak's `sid`), read

@@ -14,13 +14,15 @@ fn is_safe(path: &str) -> bool {
     if path.len() > MAX_LEN || !path.starts_with('/') {
         return false;
     }
-    // Judge the text as given and once more percent-decoded: some servers and browsers
-    // decode once before they look.
-    let decoded = percent_decode(path);
-    [path, decoded.as_str()].iter().all(|candidate| {
-        !candidate.starts_with("//")
-            && !candidate.contains('\\')
-            && !candidate.chars().any(|c| c.is_control() || c.is_whitespace())
+    if path.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return false;
+    }
+    // Judge the path as given and once more percent-decoded (some servers and browsers
+    // decode once before they look); the query may hold encoded spaces and slashes.
+    let path_part = path.split(['?', '#']).next().unwrap_or_default();
+    let decoded = percent_decode(path_part);
+    [path_part, decoded.as_str()].iter().all(|candidate| {
+        !candidate.starts_with("//") && !candidate.contains('\\') && !candidate.chars().any(char::is_control)
     }) && Origin::parse(path).is_ok()
 }
 
@@ -37,7 +39,7 @@ mod tests {
 
     #[test]
     fn same_site_paths_are_kept() {
-        for path in ["/", "/sessions", "/a/b?c=d&e=f", "/search?q=a+b"] {
+        for path in ["/", "/sessions", "/a/b?c=d&e=f", "/search?q=a+b", "/search?q=a%20b&next=%2F%2Fx"] {
             assert_eq!(sanitize(Some(path)), path);
         }
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::Request;
 
 use crate::config::AuthConfig;
 use crate::session::SessionToken;
@@ -14,6 +15,8 @@ const PLAIN_NAME: &str = "latchkey_session";
 /// sign-on session, so a device whose session was revoked cannot slip back in silently.
 const REAUTH_NAME: &str = "latchkey_reauth";
 const HOST_NAME: &str = "__Host-latchkey_session";
+/// Most session cookies of one request that are looked up: bounds what one request costs.
+const MAX_CANDIDATES: usize = 4;
 
 pub fn name(config: &AuthConfig) -> &'static str {
     if config.secure_cookies() {
@@ -26,6 +29,32 @@ pub fn name(config: &AuthConfig) -> &'static str {
 /// The token in the request's cookie, if it is well formed.
 pub fn read(jar: &CookieJar<'_>, config: &AuthConfig) -> Option<SessionToken> {
     jar.get(name(config)).and_then(|cookie| SessionToken::parse(cookie.value()))
+}
+
+/// Every well-formed session token the request carries, in the order sent (the last
+/// `MAX_CANDIDATES`). A browser sends two cookies of one name when it holds them for
+/// different paths or domains; Rocket's jar keeps only the last, so a junk one after the
+/// real one would hide it.
+pub fn candidates(request: &Request<'_>, config: &AuthConfig) -> Vec<SessionToken> {
+    let name = name(config);
+    let mut tokens: Vec<SessionToken> = Vec::new();
+    let sent = request.headers().get("Cookie").flat_map(|header| header.split(';'));
+    for (key, value) in sent.filter_map(|pair| pair.trim().split_once('=')) {
+        if key.trim() == name {
+            if let Some(token) = SessionToken::parse(value.trim()) {
+                tokens.retain(|seen| seen != &token);
+                tokens.push(token);
+            }
+        }
+    }
+    // Requests made in-process (Rocket's local client) have a jar but no Cookie header.
+    if let Some(token) = read(request.cookies(), config) {
+        if !tokens.contains(&token) {
+            tokens.push(token);
+        }
+    }
+    let skip = tokens.len().saturating_sub(MAX_CANDIDATES);
+    tokens.split_off(skip)
 }
 
 /// Whether the request carries a session cookie at all (well formed or not).
