@@ -17,11 +17,6 @@ async fn post_token(app: &Client, token: &str) -> Page {
     server.send(rocket::http::Method::Post, "/auth/backchannel-logout", Some(body), &[]).await
 }
 
-async fn sessions(db: &TestDb) -> i64 {
-    let mut connection = db.connect().await;
-    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
-}
-
 /// The stand-in provider, with one session of its user signed in (sid `fake-sid-1`).
 async fn signed_in() -> (TestDb, FakeIdp, Client) {
     let (db, idp, app) = setup(json!({})).await;
@@ -51,7 +46,7 @@ async fn a_valid_logout_token_deletes_its_session_once_and_a_replay_is_refused()
     assert_eq!(first.status, Status::Ok, "{}", first.body);
     assert_eq!(first.json()["deleted"], 1);
     assert!(first.body.len() < 100);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
     assert_eq!(replay.status, Status::BadRequest);
     assert_eq!(replay.json()["error"], "invalid_logout_token");
 }
@@ -63,14 +58,14 @@ async fn a_logout_token_with_only_sub_ends_every_session_of_that_user() {
         idp.issue(&with(idp.valid_claims(nonce), "sid", json!("fake-sid-2")), Signer::Published)
     })
     .await;
-    assert_eq!(sessions(&db).await, 2);
+    assert_eq!(db.count("sessions").await, 2);
 
     let token = FakeIdp::sign(&without(idp.logout_claims(), "sid"), Signer::Published, "JWT");
     let page = post_token(&app, &token).await;
 
     assert_eq!(page.status, Status::Ok, "{}", page.body);
     assert_eq!(page.json()["deleted"], 2);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -107,7 +102,7 @@ async fn invalid_logout_tokens_are_refused_and_delete_nothing() {
         let page = post_token(&app, &token).await;
         assert_eq!(page.status, Status::BadRequest, "{what}: {}", page.body);
         assert_eq!(page.json()["error"], "invalid_logout_token", "{what}");
-        assert_eq!(sessions(&db).await, 1, "{what} deleted a session");
+        assert_eq!(db.count("sessions").await, 1, "{what} deleted a session");
     }
 }
 
@@ -118,5 +113,5 @@ async fn a_logout_post_without_a_form_body_is_refused() {
     let response = app.post("/auth/backchannel-logout").header(ContentType::JSON).body("{}").dispatch().await;
 
     assert!(response.status().code >= 400 && response.status().code < 500);
-    assert_eq!(sessions(&db).await, 1);
+    assert_eq!(db.count("sessions").await, 1);
 }

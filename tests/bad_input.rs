@@ -57,27 +57,6 @@ async fn signed_in<'c>(app: &'c Client, user: &str, agent: &str) -> Browser<'c> 
     browser
 }
 
-async fn current_id(browser: &mut Browser<'_>) -> String {
-    let page = browser.get("/api/sessions").await;
-    assert_eq!(page.status, Status::Ok, "{}", page.body);
-    let sessions = page.json()["sessions"].as_array().cloned().expect("sessions");
-    let current = sessions.iter().find(|s| s["current"] == true).expect("a current session");
-    current["id"].as_str().expect("id").to_string()
-}
-
-async fn csrf_token(browser: &mut Browser<'_>) -> String {
-    browser.get("/api/csrf").await.json()["csrf_token"].as_str().expect("token").to_string()
-}
-
-async fn is_signed_in(browser: &mut Browser<'_>) -> bool {
-    browser.get("/api/session").await.status == Status::Ok
-}
-
-async fn session_count(db: &TestDb) -> i64 {
-    let mut connection = db.connect().await;
-    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
-}
-
 /// Every row of every table, as text: equal before and after means nothing was written,
 /// deleted or touched (not even a `last_seen_at` or `updated_at`).
 async fn fingerprint(db: &TestDb) -> String {
@@ -225,8 +204,8 @@ async fn malformed_oversized_and_non_utf8_session_cookies_are_anonymous_and_chan
     let scene = CookieScene::new().await;
     let mut laptop = signed_in(&scene.app, "alice", FIREFOX).await;
     let mut phone = signed_in(&scene.app, "alice", SAFARI).await;
-    let phone_id = current_id(&mut phone).await;
-    let csrf = csrf_token(&mut laptop).await;
+    let phone_id = phone.current_session_id().await;
+    let csrf = laptop.csrf_token().await;
     let valid = laptop.session_cookie().expect("session cookie").clone();
     let unknown = latchkey::session::SessionToken::generate().as_str().to_string();
     let before = fingerprint(&scene.db).await;
@@ -291,7 +270,7 @@ async fn malformed_oversized_and_non_utf8_session_cookies_are_anonymous_and_chan
     }
 
     assert_eq!(fingerprint(&scene.db).await, before, "bad cookies changed rows");
-    assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut phone).await, "alice lost a session");
+    assert!(laptop.is_signed_in().await && phone.is_signed_in().await, "alice lost a session");
     let hers =
         raw_request(port, "GET", "/api/session", &cookie_header(format!("latchkey_session={valid}").as_bytes())).await;
     assert_eq!(hers.status, 200, "alice's own cookie no longer works on the served app: {}", hers.body);
@@ -340,7 +319,7 @@ async fn a_duplicated_session_cookie_with_the_valid_one_last_keeps_the_user_sign
     }
 
     assert_eq!(fingerprint(&scene.db).await, before, "a duplicated cookie changed rows");
-    assert!(is_signed_in(&mut alice).await);
+    assert!(alice.is_signed_in().await);
 }
 
 /// The same with the junk cookie last. Rocket's jar keeps only the last cookie of a
@@ -376,7 +355,7 @@ async fn a_duplicated_session_cookie_with_the_valid_one_first_keeps_the_user_sig
     }
 
     assert_eq!(fingerprint(&scene.db).await, before, "a duplicated cookie changed rows");
-    assert!(is_signed_in(&mut alice).await);
+    assert!(alice.is_signed_in().await);
     assert!(failures.is_empty(), "a duplicated session cookie signed alice out:\n{}", failures.join("\n"));
 }
 
@@ -432,8 +411,8 @@ fn arbitrary_session_ids_are_not_found_and_revoke_nothing() {
         let mut laptop = signed_in(&app, "alice", FIREFOX).await;
         let phone = signed_in(&app, "alice", SAFARI).await;
         let mut bob = signed_in(&app, "bob", FIREFOX).await;
-        let token = csrf_token(&mut laptop).await;
-        (laptop, phone, current_id(&mut bob).await, token)
+        let token = laptop.csrf_token().await;
+        (laptop, phone, bob.current_session_id().await, token)
     });
     let before = runtime.block_on(fingerprint(&db));
     let laptop = tokio::sync::Mutex::new(laptop);
@@ -479,14 +458,14 @@ fn arbitrary_session_ids_are_not_found_and_revoke_nothing() {
                     prop_assert_eq!(code.as_deref(), Some("not_found"), "{}", how);
                 }
             }
-            prop_assert_eq!(session_count(&db).await, 3, "{:?} revoked a session", id);
+            prop_assert_eq!(db.count("sessions").await, 3, "{:?} revoked a session", id);
             Ok(())
         })
     });
     let mut laptop = laptop.into_inner();
     let mut phone = phone;
     runtime.block_on(async {
-        assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut phone).await);
+        assert!(laptop.is_signed_in().await && phone.is_signed_in().await);
         assert_eq!(fingerprint(&db).await, before, "generated ids changed rows");
     });
     if let Err(failure) = outcome {
@@ -739,15 +718,15 @@ async fn a_genuine_callback_with_an_odd_session_state_or_iss_is_never_a_server_e
     for (name, value) in cases {
         let (mut browser, uri) = genuine_callback_with(&app, name, value.as_deref()).await;
         let before = fingerprint(&db).await;
-        let sessions_before = session_count(&db).await;
+        let sessions_before = db.count("sessions").await;
 
         let page = browser.get(&uri).await;
 
         let what = format!("{name} = {:?}", value.as_deref().map(|v| v.chars().take(60).collect::<String>()));
         assert_not_5xx(page.status.code, &what, &page.body);
         if page.status == Status::SeeOther {
-            assert_eq!(session_count(&db).await, sessions_before + 1, "{what}");
-            assert!(is_signed_in(&mut browser).await, "{what}");
+            assert_eq!(db.count("sessions").await, sessions_before + 1, "{what}");
+            assert!(browser.is_signed_in().await, "{what}");
         } else {
             assert!((400..500).contains(&page.status.code), "{what}: {}", page.status);
             assert!(error_code(&page.body).is_some_and(|c| CALLBACK_REFUSALS.contains(&c.as_str())), "{what}");
@@ -785,8 +764,8 @@ async fn sql_metacharacters_in_the_csrf_header_are_refused_and_change_nothing() 
     let app = app(figment(&db)).await;
     let mut laptop = signed_in(&app, "alice", FIREFOX).await;
     let mut phone = signed_in(&app, "alice", SAFARI).await;
-    let phone_id = current_id(&mut phone).await;
-    let real = csrf_token(&mut laptop).await;
+    let phone_id = phone.current_session_id().await;
+    let real = laptop.csrf_token().await;
     let before = fingerprint(&db).await;
 
     let mut tokens: Vec<String> = SQL_METACHARACTERS.iter().map(|s| s.to_string()).collect();
@@ -811,7 +790,7 @@ async fn sql_metacharacters_in_the_csrf_header_are_refused_and_change_nothing() 
     }
 
     assert_eq!(fingerprint(&db).await, before, "refused requests changed rows");
-    assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut phone).await);
+    assert!(laptop.is_signed_in().await && phone.is_signed_in().await);
 }
 
 #[tokio::test]
@@ -868,7 +847,7 @@ async fn sql_metacharacters_in_the_login_query_change_nothing() {
         assert_not_5xx(both.status.code, value, &both.body);
     }
     assert_eq!(fingerprint(&db).await, before, "starting sign-ins changed rows");
-    assert!(is_signed_in(&mut alice).await);
+    assert!(alice.is_signed_in().await);
 
     // A return path with SQL in its query is a path on this site: kept, and the
     // sign-in it ends writes exactly one session.
@@ -876,5 +855,5 @@ async fn sql_metacharacters_in_the_login_query_change_nothing() {
     let mut bob = Browser::new(&app, FIREFOX);
     let page = bob.sign_in("bob", "bob", path).await;
     assert_eq!(page.location.as_deref(), Some(path));
-    assert_eq!(session_count(&db).await, 2);
+    assert_eq!(db.count("sessions").await, 2);
 }

@@ -8,11 +8,6 @@ use common::{app, figment, TestDb};
 use figment::providers::Serialized;
 use rocket::http::Status;
 
-async fn sessions(db: &TestDb) -> i64 {
-    let mut connection = db.connect().await;
-    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
-}
-
 fn query_param(url: &str, name: &str) -> String {
     let url = url::Url::parse(url).expect("url");
     url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
@@ -31,7 +26,7 @@ async fn a_missing_state_is_refused() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("state_mismatch"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -47,7 +42,7 @@ async fn a_mismatched_state_is_refused() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("state_mismatch"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
     // The real flow is untouched by the forged attempt and still completes.
     assert_eq!(browser.follow(&callback).await.status, Status::SeeOther);
 }
@@ -65,7 +60,7 @@ async fn a_callback_without_the_flow_cookie_is_refused_as_expired() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("flow_expired"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -81,7 +76,7 @@ async fn an_expired_flow_is_refused() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("flow_expired"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -98,7 +93,7 @@ async fn an_error_from_the_idp_is_shown_with_its_own_code() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("idp_error") && page.body.contains("cancelled or denied"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -118,7 +113,7 @@ async fn a_replayed_code_is_rejected_by_keycloak_and_refused() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("code_rejected"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 1, "only the first sign-in made a session");
+    assert_eq!(db.count("sessions").await, 1, "only the first sign-in made a session");
 }
 
 #[tokio::test]
@@ -135,7 +130,7 @@ async fn a_mismatched_issuer_parameter_is_refused() {
 
     assert_eq!(page.status, Status::BadRequest);
     assert!(page.body.contains("issuer_mismatch"), "{}", page.body);
-    assert_eq!(sessions(&db).await, 0);
+    assert_eq!(db.count("sessions").await, 0);
 }
 
 #[tokio::test]
@@ -168,5 +163,5 @@ async fn two_tabs_signing_in_at_once_both_succeed() {
 
     assert_eq!(second_page.location.as_deref(), Some("/second"));
     assert_eq!(first_page.location.as_deref(), Some("/first"), "{}", first_page.body);
-    assert_eq!(sessions(&db).await, 2);
+    assert_eq!(db.count("sessions").await, 2);
 }

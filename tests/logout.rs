@@ -12,14 +12,6 @@ use figment::providers::Serialized;
 use figment::Figment;
 use rocket::http::Status;
 
-async fn is_signed_in(browser: &mut Browser<'_>) -> bool {
-    browser.get("/api/session").await.status == Status::Ok
-}
-
-async fn csrf_token(browser: &mut Browser<'_>) -> String {
-    browser.get("/api/csrf").await.json()["csrf_token"].as_str().expect("token").to_string()
-}
-
 async fn idp_sid(db: &TestDb, browser: &mut Browser<'_>) -> String {
     let sessions = browser.get("/api/sessions").await.json();
     let current = sessions["sessions"].as_array().expect("list").iter().find(|s| s["current"] == true).cloned();
@@ -71,7 +63,7 @@ async fn get_logout_asks_and_changes_nothing() {
 
     assert_eq!(page.status, Status::Ok);
     assert!(page.body.contains("Sign out?") && page.body.contains("method=\"post\""), "{}", page.body);
-    assert!(is_signed_in(&mut alice).await);
+    assert!(alice.is_signed_in().await);
 }
 
 #[tokio::test]
@@ -80,7 +72,7 @@ async fn signing_out_ends_the_session_here_and_at_keycloak() {
     let app = app(figment(&db)).await;
     let mut alice = Browser::new(&app, "test");
     alice.sign_in("alice", "alice", "/").await;
-    let token = csrf_token(&mut alice).await;
+    let token = alice.csrf_token().await;
 
     let page = alice.post_form("/auth/logout", &[("csrf_token", &token)]).await;
 
@@ -96,7 +88,7 @@ async fn signing_out_ends_the_session_here_and_at_keycloak() {
     assert_eq!(param("post_logout_redirect_uri").as_deref(), Some("http://127.0.0.1:8000/signed-out"));
     assert_eq!(param("client_id").as_deref(), Some("latchkey-test"));
     assert!(param("state").is_some());
-    assert!(!is_signed_in(&mut alice).await);
+    assert!(!alice.is_signed_in().await);
     let mut connection = db.connect().await;
     let left: i64 =
         sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count");
@@ -132,7 +124,7 @@ async fn signing_out_everywhere_also_ends_the_keycloak_session_of_this_device() 
     let app = app(figment(&db)).await;
     let mut alice = Browser::new(&app, "test");
     alice.sign_in("alice", "alice", "/").await;
-    let token = csrf_token(&mut alice).await;
+    let token = alice.csrf_token().await;
 
     let page = alice.post_form("/sessions/revoke-all", &[("csrf_token", &token)]).await;
     let end_session = page.location.expect("location");
@@ -162,10 +154,10 @@ async fn an_admin_ending_one_keycloak_session_ends_exactly_the_matching_session(
     setup.admin.delete_session(&phone_sid).await;
 
     let phone_out =
-        eventually(Duration::from_secs(10), || async { !is_signed_in(&mut Browser::with_cookies(&app, &phone)).await })
+        eventually(Duration::from_secs(10), || async { !Browser::with_cookies(&app, &phone).is_signed_in().await })
             .await;
     assert!(phone_out, "the phone's session survived its Keycloak session");
-    assert!(is_signed_in(&mut laptop).await, "the laptop's session was ended too");
+    assert!(laptop.is_signed_in().await, "the laptop's session was ended too");
     setup.remove().await;
 }
 
@@ -196,8 +188,8 @@ async fn an_admin_logging_alice_out_ends_all_her_sessions_and_none_of_bobs() {
         "{} sessions left",
         count().await
     );
-    assert!(!is_signed_in(&mut laptop).await && !is_signed_in(&mut phone).await);
-    assert!(is_signed_in(&mut bob).await);
+    assert!(!laptop.is_signed_in().await && !phone.is_signed_in().await);
+    assert!(bob.is_signed_in().await);
     setup.remove().await;
 }
 
@@ -224,7 +216,7 @@ async fn alice_logging_out_at_keycloak_itself_ends_her_session_here() {
     alice.idp_redirect(end_session.as_str()).await;
 
     assert!(
-        eventually(Duration::from_secs(10), || async { !is_signed_in(&mut Browser::with_cookies(&app, &alice)).await })
+        eventually(Duration::from_secs(10), || async { !Browser::with_cookies(&app, &alice).is_signed_in().await })
             .await
     );
     setup.remove().await;

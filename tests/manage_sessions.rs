@@ -24,31 +24,6 @@ async fn signed_in<'c>(app: &'c Client, user: &str, agent: &str) -> Browser<'c> 
     browser
 }
 
-async fn listing(browser: &mut Browser<'_>) -> Vec<Value> {
-    let page = browser.get("/api/sessions").await;
-    assert_eq!(page.status, Status::Ok, "{}", page.body);
-    page.json()["sessions"].as_array().cloned().expect("sessions array")
-}
-
-async fn current_id(browser: &mut Browser<'_>) -> String {
-    let sessions = listing(browser).await;
-    let current = sessions.iter().find(|s| s["current"] == true).expect("a current session");
-    current["id"].as_str().expect("id").to_string()
-}
-
-async fn csrf_token(browser: &mut Browser<'_>) -> String {
-    browser.get("/api/csrf").await.json()["csrf_token"].as_str().expect("token").to_string()
-}
-
-async fn is_signed_in(browser: &mut Browser<'_>) -> bool {
-    browser.get("/api/session").await.status == Status::Ok
-}
-
-async fn session_count(db: &TestDb) -> i64 {
-    let mut connection = db.connect().await;
-    sqlx::query_scalar("SELECT count(*) FROM sessions").fetch_one(&mut connection).await.expect("count")
-}
-
 #[tokio::test]
 async fn alice_sees_each_of_her_devices_and_which_one_she_is_on() {
     let db = TestDb::create().await;
@@ -57,7 +32,7 @@ async fn alice_sees_each_of_her_devices_and_which_one_she_is_on() {
     let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
     let _phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
 
-    let sessions = listing(&mut mac).await;
+    let sessions = mac.sessions().await;
     let page = mac.get("/sessions").await;
 
     let labels: Vec<&str> = sessions.iter().map(|s| s["device"]["label"].as_str().expect("label")).collect();
@@ -82,15 +57,15 @@ async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
     let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
     let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
-    let phone_id = current_id(&mut phone).await;
-    let token = csrf_token(&mut laptop).await;
+    let phone_id = phone.current_session_id().await;
+    let token = laptop.csrf_token().await;
 
     let revoked = laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
 
     assert_eq!(revoked.status, Status::SeeOther);
     assert_eq!(revoked.location.as_deref(), Some("/sessions"));
-    assert!(!is_signed_in(&mut phone).await, "the revoked device is still signed in");
-    assert!(is_signed_in(&mut laptop).await && is_signed_in(&mut mac).await);
+    assert!(!phone.is_signed_in().await, "the revoked device is still signed in");
+    assert!(laptop.is_signed_in().await && mac.is_signed_in().await);
     let next = phone.get("/sessions").await.location.expect("sent to sign-in");
     assert_eq!(next, "/auth/login?return_to=%2Fsessions");
     // Keycloak still has the phone's single sign-on session, yet asks for the password:
@@ -108,14 +83,14 @@ async fn revoking_all_others_keeps_only_this_device() {
     let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
     let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
-    let token = csrf_token(&mut laptop).await;
+    let token = laptop.csrf_token().await;
 
     let page = laptop.post_form("/sessions/revoke-others", &[("csrf_token", &token)]).await;
 
     assert_eq!(page.status, Status::SeeOther);
-    assert!(is_signed_in(&mut laptop).await);
-    assert!(!is_signed_in(&mut phone).await && !is_signed_in(&mut mac).await);
-    assert_eq!(listing(&mut laptop).await.len(), 1);
+    assert!(laptop.is_signed_in().await);
+    assert!(!phone.is_signed_in().await && !mac.is_signed_in().await);
+    assert_eq!(laptop.sessions().await.len(), 1);
 }
 
 #[tokio::test]
@@ -125,15 +100,15 @@ async fn signing_out_everywhere_ends_every_session_including_this_one() {
     let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
     let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
-    let token = csrf_token(&mut laptop).await;
+    let token = laptop.csrf_token().await;
 
     let page = laptop.post_form("/sessions/revoke-all", &[("csrf_token", &token)]).await;
 
     assert_eq!(page.status, Status::SeeOther);
     assert!(page.set_cookies.iter().any(|c| c.starts_with("latchkey_session=;")), "cookie cleared");
-    assert!(!is_signed_in(&mut laptop).await && !is_signed_in(&mut phone).await);
-    assert!(is_signed_in(&mut bob).await, "bob's session is untouched");
-    assert_eq!(session_count(&db).await, 1);
+    assert!(!laptop.is_signed_in().await && !phone.is_signed_in().await);
+    assert!(bob.is_signed_in().await, "bob's session is untouched");
+    assert_eq!(db.count("sessions").await, 1);
 }
 
 #[tokio::test]
@@ -143,21 +118,21 @@ async fn the_json_api_lists_and_revokes() {
     let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
     let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
-    let phone_id = current_id(&mut phone).await;
-    let token = csrf_token(&mut laptop).await;
+    let phone_id = phone.current_session_id().await;
+    let token = laptop.csrf_token().await;
     let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
 
     let deleted = laptop.send(Method::Delete, &format!("/api/sessions/{phone_id}"), None, &headers).await;
     assert_eq!(deleted.status, Status::NoContent);
-    assert!(!is_signed_in(&mut phone).await);
+    assert!(!phone.is_signed_in().await);
     let again = laptop.send(Method::Delete, &format!("/api/sessions/{phone_id}"), None, &headers).await;
     assert_eq!(again.status, Status::NotFound);
 
     let others = laptop.send(Method::Post, "/api/sessions/revoke-others", None, &headers).await;
     assert_eq!(others.status, Status::Ok);
     assert_eq!(others.json()["revoked"], 1);
-    assert!(!is_signed_in(&mut mac).await);
-    assert_eq!(listing(&mut laptop).await.len(), 1);
+    assert!(!mac.is_signed_in().await);
+    assert_eq!(laptop.sessions().await.len(), 1);
 }
 
 #[tokio::test]
@@ -166,10 +141,10 @@ async fn bob_can_neither_list_nor_revoke_alices_sessions() {
     let app = app(figment(&db)).await;
     let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
-    let alice_id = current_id(&mut alice).await;
-    let token = csrf_token(&mut bob).await;
+    let alice_id = alice.current_session_id().await;
+    let token = bob.csrf_token().await;
 
-    let bob_list = listing(&mut bob).await;
+    let bob_list = bob.sessions().await;
     let bob_page = bob.get("/sessions").await;
     let via_form = bob.post_form(&format!("/sessions/{alice_id}/revoke"), &[("csrf_token", &token)]).await;
     let via_api = bob
@@ -186,8 +161,8 @@ async fn bob_can_neither_list_nor_revoke_alices_sessions() {
     assert_eq!(via_form.status, Status::NotFound);
     assert_eq!(via_api.status, Status::NotFound);
     assert_eq!(via_api.json()["error"], "not_found");
-    assert!(is_signed_in(&mut alice).await);
-    assert_eq!(session_count(&db).await, 2);
+    assert!(alice.is_signed_in().await);
+    assert_eq!(db.count("sessions").await, 2);
 }
 
 #[tokio::test]
@@ -195,7 +170,7 @@ async fn a_malformed_session_id_is_not_found_and_changes_nothing() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
     let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let token = csrf_token(&mut alice).await;
+    let token = alice.csrf_token().await;
     let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
 
     for id in ["not-a-uuid", "1%27%20OR%20%271%27=%271", "00000000-0000-0000-0000-000000000000"] {
@@ -204,13 +179,13 @@ async fn a_malformed_session_id_is_not_found_and_changes_nothing() {
         let form = alice.post_form(&format!("/sessions/{id}/revoke"), &[("csrf_token", &token)]).await;
         assert_eq!(form.status, Status::NotFound, "{id}");
     }
-    assert_eq!(session_count(&db).await, 1);
+    assert_eq!(db.count("sessions").await, 1);
 }
 
 async fn assert_csrf_refused(db: &TestDb, page: Page, what: &str) {
     assert_eq!(page.status, Status::Forbidden, "{what}: {}", page.body);
     assert!(page.body.contains("csrf"), "{what}: {}", page.body);
-    assert_eq!(session_count(db).await, 3, "{what} changed something");
+    assert_eq!(db.count("sessions").await, 3, "{what} changed something");
 }
 
 #[tokio::test]
@@ -220,9 +195,9 @@ async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_ref
     let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
     let _mac = signed_in(&app, "alice", CHROME_MAC).await;
-    let phone_id = current_id(&mut phone).await;
-    let token = csrf_token(&mut laptop).await;
-    let phones_token = csrf_token(&mut phone).await;
+    let phone_id = phone.current_session_id().await;
+    let token = laptop.csrf_token().await;
+    let phones_token = phone.csrf_token().await;
     let revoke = format!("/sessions/{phone_id}/revoke");
     let form = |token: &str| Some(format!("csrf_token={token}"));
 
@@ -249,7 +224,7 @@ async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_ref
     // The same request with the right token from this origin goes through.
     let fine = laptop.send(Method::Post, &revoke, form(&token), &[("Sec-Fetch-Site", "same-origin")]).await;
     assert_eq!(fine.status, Status::SeeOther, "{}", fine.body);
-    assert_eq!(session_count(&db).await, 2);
+    assert_eq!(db.count("sessions").await, 2);
 }
 
 #[tokio::test]
@@ -259,15 +234,15 @@ async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
     let instance_b = app(figment(&db)).await;
     let mut laptop = signed_in(&instance_a, "alice", FIREFOX_LINUX).await;
     let mut phone = signed_in(&instance_a, "alice", SAFARI_IPHONE).await;
-    let phone_id = current_id(&mut phone).await;
+    let phone_id = phone.current_session_id().await;
     let mut phone_on_b = Browser::new(&instance_b, SAFARI_IPHONE);
     phone_on_b.cookies = phone.cookies.clone();
-    assert!(is_signed_in(&mut phone_on_b).await, "a session made on A works on B");
+    assert!(phone_on_b.is_signed_in().await, "a session made on A works on B");
 
-    let token = csrf_token(&mut laptop).await;
+    let token = laptop.csrf_token().await;
     laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
 
-    assert!(!is_signed_in(&mut phone_on_b).await, "B still accepts a session revoked on A");
+    assert!(!phone_on_b.is_signed_in().await, "B still accepts a session revoked on A");
 }
 
 #[tokio::test]
@@ -276,15 +251,15 @@ async fn last_seen_moves_at_most_once_per_activity_interval() {
     let app = app(figment(&db).merge(Serialized::global("auth.session.activity_interval", "2s"))).await;
     let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
     let last_seen = |sessions: Vec<Value>| sessions[0]["last_seen_at"].as_str().map(str::to_string);
-    let first = last_seen(listing(&mut alice).await);
+    let first = last_seen(alice.sessions().await);
 
     for _ in 0..5 {
         alice.get("/api/session").await;
     }
-    let unchanged = last_seen(listing(&mut alice).await);
+    let unchanged = last_seen(alice.sessions().await);
     tokio::time::sleep(Duration::from_millis(2200)).await;
     alice.get("/api/session").await;
-    let moved = last_seen(listing(&mut alice).await);
+    let moved = last_seen(alice.sessions().await);
 
     assert_eq!(unchanged, first, "last_seen_at moved within activity_interval");
     assert_ne!(moved, first, "last_seen_at did not move after activity_interval");

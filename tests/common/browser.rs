@@ -158,6 +158,29 @@ impl<'c> Browser<'c> {
         self.follow(&callback).await
     }
 
+    /// This browser's session CSRF token, as an API client gets it.
+    pub async fn csrf_token(&mut self) -> String {
+        self.get("/api/csrf").await.json()["csrf_token"].as_str().expect("csrf token").to_string()
+    }
+
+    pub async fn is_signed_in(&mut self) -> bool {
+        self.get("/api/session").await.status == Status::Ok
+    }
+
+    /// `GET /api/sessions`: this person's sessions.
+    pub async fn sessions(&mut self) -> Vec<serde_json::Value> {
+        let page = self.get("/api/sessions").await;
+        assert_eq!(page.status, Status::Ok, "{}", page.body);
+        page.json()["sessions"].as_array().cloned().expect("sessions array")
+    }
+
+    /// The public id of this browser's own session.
+    pub async fn current_session_id(&mut self) -> String {
+        let sessions = self.sessions().await;
+        let current = sessions.iter().find(|s| s["current"] == true).expect("a current session");
+        current["id"].as_str().expect("id").to_string()
+    }
+
     pub fn session_cookie(&self) -> Option<&String> {
         self.cookies.get("latchkey_session").or_else(|| self.cookies.get("__Host-latchkey_session"))
     }

@@ -49,6 +49,12 @@ impl TestDb {
     pub async fn connect(&self) -> PgConnection {
         PgConnection::connect(&self.url).await.expect("connect to the test database")
     }
+
+    /// How many rows `table` has.
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut connection = self.connect().await;
+        sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut connection).await.expect("count")
+    }
 }
 
 impl Drop for TestDb {
