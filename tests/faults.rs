@@ -46,6 +46,38 @@ async fn a_postgresql_outage_is_a_quick_503_and_recovery_needs_no_restart() {
     assert_eq!(alice.get("/api/session").await.json()["user"]["email"], "alice@example.com");
 }
 
+/// The pool pings only connections that sat idle for a second or more; every connection
+/// dropped by a restart has, so the restart goes unnoticed by the next requests.
+#[tokio::test]
+async fn a_postgresql_restart_between_requests_costs_no_request() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("databases.auth.max_connections", 3))).await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let pages = ["/", "/api/session", "/sessions"];
+    for page in pages {
+        assert_eq!(alice.get(page).await.status, Status::Ok, "{page} before the restart");
+    }
+
+    let last_request = Instant::now();
+    common::restart_postgresql();
+    let back =
+        eventually(Duration::from_secs(30), || async { sqlx::PgConnection::connect(&db.url).await.is_ok() }).await;
+    assert!(back, "PostgreSQL did not come back");
+    // A quick restart can take less than the idle time after which the pool checks.
+    tokio::time::sleep(Duration::from_millis(1100).saturating_sub(last_request.elapsed())).await;
+
+    // More requests than pooled connections, so that every one of them is used again.
+    for round in 0..3 {
+        for page in pages {
+            let answer = alice.get(page).await;
+            assert_eq!(answer.status, Status::Ok, "{page} after the restart (round {round}): {}", answer.body);
+        }
+    }
+    assert!(alice.is_signed_in().await);
+}
+
 async fn alice_ok(app: &rocket::local::asynchronous::Client, alice: &Browser<'_>) -> bool {
     Browser::with_cookies(app, alice).get("/api/session").await.status == Status::Ok
 }

@@ -77,7 +77,7 @@ pub fn sweeper() -> AdHoc {
     AdHoc::on_liftoff("Session sweeper", |rocket| {
         Box::pin(async move {
             let (Some(config), Some(db)) = (rocket.state::<AuthConfig>(), AuthDb::fetch(rocket)) else { return };
-            let pool: PgPool = (**db).clone();
+            let pool: PgPool = db.pool().clone();
             let every = config.session.sweep_interval;
             let batch_size = config.session.sweep_batch_size;
             let mut shutdown = rocket.shutdown();

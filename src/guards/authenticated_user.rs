@@ -67,7 +67,7 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Str
         return Err("latchkey is not fully attached (configuration or pool missing)".into());
     };
     let jar = request.cookies();
-    let store = SessionStore::new(db, &config.session);
+    let store = SessionStore::new(db.pool(), &config.session);
     // The last live one wins, as the last cookie of a name does in Rocket's jar; a stale or
     // junk cookie beside it must not sign the person out.
     for token in cookie::candidates(request, config).iter().rev() {

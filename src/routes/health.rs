@@ -22,7 +22,7 @@ fn healthz() -> Json<Value> {
 /// the part that is down otherwise.
 #[rocket::get("/readyz")]
 async fn readyz(db: &AuthDb, providers: &State<Providers>) -> (Status, Json<Value>) {
-    let database = match sqlx::query("SELECT 1").execute(&**db).await {
+    let database = match sqlx::query("SELECT 1").execute(db.pool()).await {
         Ok(_) => json!({ "status": "up" }),
         Err(error) => json!({ "status": "down", "error": crate::error::chain(&error) }),
     };

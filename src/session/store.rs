@@ -142,7 +142,7 @@ impl<'r> FromRequest<'r> for SessionStore<'r> {
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
         let rocket = request.rocket();
         match (AuthDb::fetch(rocket), rocket.state::<AuthConfig>()) {
-            (Some(db), Some(config)) => Outcome::Success(SessionStore::new(db, &config.session)),
+            (Some(db), Some(config)) => Outcome::Success(SessionStore::new(db.pool(), &config.session)),
             _ => Outcome::Error((Status::InternalServerError, AppError::Internal("latchkey is not attached".into()))),
         }
     }
