@@ -264,3 +264,97 @@ async fn last_seen_moves_at_most_once_per_activity_interval() {
     assert_eq!(unchanged, first, "last_seen_at moved within activity_interval");
     assert_ne!(moved, first, "last_seen_at did not move after activity_interval");
 }
+
+/// Adds `count` live sessions of the person with this email, the k-th last active k
+/// minutes ago, straight into the database.
+async fn seed_sessions(db: &TestDb, email: &str, count: i32) {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, expires_at, absolute_expires_at, created_at, last_seen_at,
+                               user_agent, ip, provider)
+         SELECT sha256(convert_to('seeded-' || k, 'UTF8')), u.id, now() + interval '1 day', now() + interval '2 days',
+                now() - k * interval '1 minute' - interval '1 hour', now() - k * interval '1 minute',
+                $3, '10.0.0.7', 'keycloak'
+           FROM users u, generate_series(1, $2) AS k
+          WHERE u.email = $1",
+    )
+    .bind(email)
+    .bind(count)
+    .bind(CHROME_MAC)
+    .execute(&mut db.connect().await)
+    .await
+    .expect("seed sessions");
+}
+
+fn ids(listing: &Value) -> Vec<String> {
+    let sessions = listing["sessions"].as_array().expect("sessions");
+    sessions.iter().map(|s| s["id"].as_str().expect("id").to_string()).collect()
+}
+
+#[tokio::test]
+async fn many_sessions_are_listed_a_page_at_a_time_this_device_first() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    seed_sessions(&db, "alice@example.com", 120).await;
+    let current = alice.current_session_id().await;
+
+    let first = alice.get("/api/sessions").await.json();
+    assert_eq!(
+        (first["total"].as_u64(), first["pages"].as_u64(), first["per_page"].as_u64()),
+        (Some(121), Some(3), Some(50))
+    );
+    assert_eq!(first["sessions"][0]["id"], current.as_str());
+    assert_eq!(first["sessions"][0]["current"], true);
+    let seen: Vec<&str> = first["sessions"].as_array().expect("rows")[1..]
+        .iter()
+        .map(|s| s["last_seen_at"].as_str().expect("last_seen_at"))
+        .collect();
+    let mut newest_first = seen.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, newest_first, "not the most recently active first");
+
+    let mut all = ids(&first);
+    for page in [2, 3] {
+        let listing = alice.get(&format!("/api/sessions?page={page}")).await.json();
+        assert_eq!(listing["page"], page);
+        all.extend(ids(&listing));
+    }
+    assert_eq!(all.len(), 121);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 121, "a session listed twice or missed");
+
+    let html = alice.get("/sessions").await;
+    assert_eq!(html.status, Status::Ok);
+    assert_eq!(html.body.matches("data-session-id=").count(), 50);
+    assert!(html.body.contains("Page 1 of 3 (121 sessions)"), "{}", html.body);
+    assert!(html.body.contains(r#"href="/sessions?page=2" rel="next""#));
+    assert!(html.body.contains(&format!(r#"data-session-id="{current}""#)));
+    let last = alice.get("/sessions?page=3").await;
+    assert_eq!(last.body.matches("data-session-id=").count(), 21);
+    assert!(last.body.contains(r#"href="/sessions?page=2" rel="prev""#) && !last.body.contains(r#"rel="next""#));
+    assert!(!last.body.contains(&format!(r#"data-session-id="{current}""#)));
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_page_of_sessions_is_refused_and_changes_nothing() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    seed_sessions(&db, "alice@example.com", 3).await;
+
+    for page in ["0", "-1", "abc", "1.5", "", "99999999999", "100001"] {
+        for base in ["/sessions", "/api/sessions"] {
+            let answer = alice.get(&format!("{base}?page={page}")).await;
+            assert_eq!(answer.status, Status::BadRequest, "{base}?page={page}");
+            assert!(answer.body.contains("bad_request"), "{base}?page={page}: {}", answer.body);
+        }
+    }
+    for base in ["/sessions", "/api/sessions"] {
+        let past_the_end = alice.get(&format!("{base}?page=2")).await;
+        assert_eq!(past_the_end.status, Status::NotFound, "{base}?page=2");
+    }
+    assert_eq!(db.count("sessions").await, 4);
+    assert!(alice.is_signed_in().await);
+    assert_eq!(alice.sessions().await.len(), 4);
+}

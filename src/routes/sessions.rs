@@ -1,20 +1,22 @@
 //! The signed-in person's own sessions: the page with its forms, and the JSON API.
 //! Every change is CSRF-checked and scoped to the person's own rows.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rocket::form::Form;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
 use crate::oidc::logout::SignOut;
-use crate::session::store::SessionListing;
-use crate::session::{device, SessionStore};
-use crate::timefmt;
+use crate::session::device::{Device, Devices};
+use crate::session::store::{ListPage, SessionPage};
+use crate::session::SessionStore;
+use crate::timefmt::{self, Moment};
 
 pub fn routes() -> Vec<rocket::Route> {
     rocket::routes![page, revoke_one, revoke_others, revoke_all, api_list, api_revoke, api_revoke_others, api_csrf]
@@ -30,45 +32,98 @@ fn parse_id(id: &str) -> Result<Uuid, AppError> {
     Uuid::parse_str(id).map_err(|_| AppError::NotFound)
 }
 
-fn listing_json(row: &SessionListing, current: Uuid) -> Value {
-    json!({
-        "id": row.id,
-        "device": device::from_user_agent(row.user_agent.as_deref()),
-        "ip": row.ip,
-        "created_at": row.created_at,
-        "last_seen_at": row.last_seen_at,
-        "expires_at": row.expires_at,
-        "provider": row.provider,
-        "current": row.id == current,
-    })
+/// `?page=`: a whole number from 1, else 400 `bad_request` (before anything is read).
+fn parse_page(page: Option<&str>) -> Result<ListPage, AppError> {
+    ListPage::parse(page)
+        .ok_or_else(|| AppError::BadRequest(format!("page must be a whole number from 1 to {}", ListPage::LAST)))
 }
 
-#[rocket::get("/sessions")]
-async fn page(user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Template, AppError> {
+/// One page of the person's sessions; a page past the last one is not found.
+async fn listed(store: &SessionStore<'_>, user: &AuthenticatedUser, page: ListPage) -> Result<SessionPage, AppError> {
+    let listed = store.list(user.user_id, user.session_id, page).await?;
+    if listed.rows.is_empty() && page != ListPage::FIRST {
+        return Err(AppError::NotFound);
+    }
+    Ok(listed)
+}
+
+/// A row of the JSON API.
+#[derive(Serialize)]
+struct ApiSession<'a> {
+    id: Uuid,
+    device: Device,
+    ip: Option<&'a str>,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    provider: &'a str,
+    current: bool,
+}
+
+/// A row of the sessions page.
+#[derive(Serialize)]
+struct PageSession<'a> {
+    id: Uuid,
+    device: Device,
+    ip: &'a str,
+    provider: &'a str,
+    created: Moment,
+    last_seen: Moment,
+    expires: Moment,
+    current: bool,
+}
+
+/// Where the pager's links go.
+#[derive(Serialize)]
+struct Pager {
+    number: u32,
+    pages: u64,
+    newer: Option<u32>,
+    older: Option<u32>,
+}
+
+impl Pager {
+    fn new(page: ListPage, total: u64) -> Pager {
+        let number = page.number();
+        let pages = ListPage::count(total);
+        Pager {
+            number,
+            pages,
+            newer: (number > 1).then(|| number - 1),
+            older: (u64::from(number) < pages).then(|| number + 1),
+        }
+    }
+}
+
+#[rocket::get("/sessions?<page>")]
+async fn page(page: Option<&str>, user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Template, AppError> {
+    let page = parse_page(page)?;
+    let listed = listed(&store, &user, page).await?;
     let now = Utc::now();
-    let rows = store.list(user.user_id).await?;
-    let sessions: Vec<Value> = rows
+    let mut devices = Devices::default();
+    let sessions: Vec<PageSession<'_>> = listed
+        .rows
         .iter()
-        .map(|row| {
-            json!({
-                "id": row.id,
-                "device": device::from_user_agent(row.user_agent.as_deref()),
-                "ip": row.ip.as_deref().unwrap_or("unknown"),
-                "provider": row.provider,
-                "created": timefmt::moment(row.created_at, now),
-                "last_seen": timefmt::moment(row.last_seen_at, now),
-                "expires": timefmt::moment(row.expires_at, now),
-                "current": row.id == user.session_id,
-            })
+        .map(|row| PageSession {
+            id: row.id,
+            device: devices.of(row.user_agent.as_deref()),
+            ip: row.ip.as_deref().unwrap_or("unknown"),
+            provider: &row.provider,
+            created: timefmt::moment(row.created_at, now),
+            last_seen: timefmt::moment(row.last_seen_at, now),
+            expires: timefmt::moment(row.expires_at, now),
+            current: row.id == user.session_id,
         })
         .collect();
-    let others = sessions.iter().filter(|session| session["current"] == false).count();
     Ok(Template::render(
         "sessions",
         context! {
             viewer: user.viewer(),
             sessions: sessions,
-            others: others,
+            total: listed.total,
+            // Every live session but this one (which is live, or the guard had refused).
+            others: listed.total.saturating_sub(1),
+            pager: Pager::new(page, listed.total),
         },
     ))
 }
@@ -119,11 +174,37 @@ async fn revoke_all(
     Ok(sign_out.finish(current))
 }
 
-#[rocket::get("/api/sessions")]
-async fn api_list(user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Json<Value>, AppError> {
-    let rows = store.list(user.user_id).await?;
-    let sessions: Vec<Value> = rows.iter().map(|row| listing_json(row, user.session_id)).collect();
-    Ok(Json(json!({ "sessions": sessions, "csrf_token": user.csrf_token })))
+#[rocket::get("/api/sessions?<page>")]
+async fn api_list(
+    page: Option<&str>,
+    user: AuthenticatedUser,
+    store: SessionStore<'_>,
+) -> Result<Json<Value>, AppError> {
+    let page = parse_page(page)?;
+    let listed = listed(&store, &user, page).await?;
+    let mut devices = Devices::default();
+    let sessions: Vec<ApiSession<'_>> = listed
+        .rows
+        .iter()
+        .map(|row| ApiSession {
+            id: row.id,
+            device: devices.of(row.user_agent.as_deref()),
+            ip: row.ip.as_deref(),
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            provider: &row.provider,
+            current: row.id == user.session_id,
+        })
+        .collect();
+    Ok(Json(json!({
+        "sessions": sessions,
+        "total": listed.total,
+        "page": page.number(),
+        "pages": ListPage::count(listed.total),
+        "per_page": ListPage::SIZE,
+        "csrf_token": user.csrf_token,
+    })))
 }
 
 #[rocket::delete("/api/sessions/<id>")]

@@ -1,5 +1,7 @@
 //! "Firefox on Linux": a device label for the sessions page, from the stored user agent.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -7,6 +9,26 @@ pub struct Device {
     pub browser: String,
     pub os: String,
     pub label: String,
+}
+
+/// Labels for the rows of one listing: a person's sessions mostly share a few user
+/// agents, so each distinct one is parsed once.
+#[derive(Default)]
+pub struct Devices {
+    seen: HashMap<String, Device>,
+}
+
+impl Devices {
+    pub fn of(&mut self, user_agent: Option<&str>) -> Device {
+        // No agent and an empty one are both an unknown device: one key serves both.
+        let agent = user_agent.unwrap_or_default();
+        if let Some(device) = self.seen.get(agent) {
+            return device.clone();
+        }
+        let device = from_user_agent(user_agent);
+        self.seen.insert(agent.to_owned(), device.clone());
+        device
+    }
 }
 
 pub fn from_user_agent(user_agent: Option<&str>) -> Device {

@@ -67,6 +67,50 @@ pub struct SessionListing {
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub provider: String,
+    /// The user's live sessions in all, on every row (a window count).
+    pub total: i64,
+}
+
+/// Which page of a person's sessions to list; pages keep any one response small however
+/// many sessions a person has piled up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListPage(u32);
+
+impl ListPage {
+    /// Sessions per page.
+    pub const SIZE: u32 = 50;
+    /// Far beyond any real number of sessions; keeps the offset arithmetic small.
+    pub const LAST: u32 = 100_000;
+
+    pub const FIRST: ListPage = ListPage(1);
+
+    /// `?page=` as given: a whole number from 1; absent means the first page.
+    pub fn parse(text: Option<&str>) -> Option<ListPage> {
+        match text {
+            None => Some(ListPage::FIRST),
+            Some(text) => text.parse::<u32>().ok().filter(|n| (1..=ListPage::LAST).contains(n)).map(ListPage),
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        self.0
+    }
+
+    fn offset(self) -> i64 {
+        i64::from(self.0 - 1) * i64::from(ListPage::SIZE)
+    }
+
+    /// How many pages `total` sessions fill (at least one: the page that says "none").
+    pub fn count(total: u64) -> u64 {
+        total.div_ceil(u64::from(ListPage::SIZE)).max(1)
+    }
+}
+
+/// One page of sessions and how many there are in all.
+#[derive(Debug)]
+pub struct SessionPage {
+    pub rows: Vec<SessionListing>,
+    pub total: u64,
 }
 
 /// A session that was just deleted: enough to end the IdP's session too.
@@ -180,17 +224,25 @@ impl<'a> SessionStore<'a> {
         })))
     }
 
-    /// The user's live sessions, most recently active first.
-    pub async fn list(&self, user_id: Uuid) -> Result<Vec<SessionListing>, sqlx::Error> {
-        sqlx::query_as(
-            "SELECT id, created_at, last_seen_at, expires_at, user_agent, host(ip) AS ip, provider
+    /// One page of the user's live sessions: `current` first, then the most recently
+    /// active; with the number of live sessions in all, from the same statement.
+    pub async fn list(&self, user_id: Uuid, current: Uuid, page: ListPage) -> Result<SessionPage, sqlx::Error> {
+        let rows: Vec<SessionListing> = sqlx::query_as(
+            "SELECT id, created_at, last_seen_at, expires_at, user_agent, host(ip) AS ip, provider,
+                    count(*) OVER () AS total
                FROM sessions
               WHERE user_id = $1 AND expires_at > now()
-              ORDER BY last_seen_at DESC, created_at DESC",
+              ORDER BY id = $2 DESC, last_seen_at DESC, created_at DESC, id
+              LIMIT $3 OFFSET $4",
         )
         .bind(user_id)
+        .bind(current)
+        .bind(i64::from(ListPage::SIZE))
+        .bind(page.offset())
         .fetch_all(self.pool)
-        .await
+        .await?;
+        let total = rows.first().map_or(0, |row| u64::try_from(row.total).unwrap_or_default());
+        Ok(SessionPage { rows, total })
     }
 
     /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
