@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod fairings;
 pub mod guards;
+pub mod log_output;
 pub mod oidc;
 pub mod routes;
 pub mod session;
