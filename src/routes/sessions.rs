@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::guards::{AuthenticatedUser, CsrfCheck};
 use crate::oidc::logout::SignOut;
 use crate::session::device::{Device, Devices};
-use crate::session::store::{ListPage, SessionPage};
+use crate::session::store::{ListPage, SessionListing, SessionPage};
 use crate::session::SessionStore;
 use crate::timefmt::{self, Moment};
 
@@ -38,13 +38,26 @@ fn parse_page(page: Option<&str>) -> Result<ListPage, AppError> {
         .ok_or_else(|| AppError::BadRequest(format!("page must be a whole number from 1 to {}", ListPage::LAST)))
 }
 
-/// One page of the person's sessions; a page past the last one is not found.
-async fn listed(store: &SessionStore<'_>, user: &AuthenticatedUser, page: ListPage) -> Result<SessionPage, AppError> {
+/// The page of the person's sessions that `?page=` asks for; a page past the last one
+/// is not found.
+async fn listed(
+    store: &SessionStore<'_>,
+    user: &AuthenticatedUser,
+    page: Option<&str>,
+) -> Result<(ListPage, SessionPage), AppError> {
+    let page = parse_page(page)?;
     let listed = store.list(user.user_id, user.session_id, page).await?;
     if listed.rows.is_empty() && page != ListPage::FIRST {
         return Err(AppError::NotFound);
     }
-    Ok(listed)
+    Ok((page, listed))
+}
+
+/// Builds one output row per listed session, with its device (each distinct user agent
+/// parsed once).
+fn rows<'a, T>(listed: &'a SessionPage, mut build: impl FnMut(&'a SessionListing, Device) -> T) -> Vec<T> {
+    let mut devices = Devices::default();
+    listed.rows.iter().map(|row| build(row, devices.of(row.user_agent.as_deref()))).collect()
 }
 
 /// A row of the JSON API.
@@ -97,24 +110,18 @@ impl Pager {
 
 #[rocket::get("/sessions?<page>")]
 async fn page(page: Option<&str>, user: AuthenticatedUser, store: SessionStore<'_>) -> Result<Template, AppError> {
-    let page = parse_page(page)?;
-    let listed = listed(&store, &user, page).await?;
+    let (page, listed) = listed(&store, &user, page).await?;
     let now = Utc::now();
-    let mut devices = Devices::default();
-    let sessions: Vec<PageSession<'_>> = listed
-        .rows
-        .iter()
-        .map(|row| PageSession {
-            id: row.id,
-            device: devices.of(row.user_agent.as_deref()),
-            ip: row.ip.as_deref().unwrap_or("unknown"),
-            provider: &row.provider,
-            created: timefmt::moment(row.created_at, now),
-            last_seen: timefmt::moment(row.last_seen_at, now),
-            expires: timefmt::moment(row.expires_at, now),
-            current: row.id == user.session_id,
-        })
-        .collect();
+    let sessions = rows(&listed, |row, device| PageSession {
+        id: row.id,
+        device,
+        ip: row.ip.as_deref().unwrap_or("unknown"),
+        provider: &row.provider,
+        created: timefmt::moment(row.created_at, now),
+        last_seen: timefmt::moment(row.last_seen_at, now),
+        expires: timefmt::moment(row.expires_at, now),
+        current: row.id == user.session_id,
+    });
     Ok(Template::render(
         "sessions",
         context! {
@@ -180,23 +187,17 @@ async fn api_list(
     user: AuthenticatedUser,
     store: SessionStore<'_>,
 ) -> Result<Json<Value>, AppError> {
-    let page = parse_page(page)?;
-    let listed = listed(&store, &user, page).await?;
-    let mut devices = Devices::default();
-    let sessions: Vec<ApiSession<'_>> = listed
-        .rows
-        .iter()
-        .map(|row| ApiSession {
-            id: row.id,
-            device: devices.of(row.user_agent.as_deref()),
-            ip: row.ip.as_deref(),
-            created_at: row.created_at,
-            last_seen_at: row.last_seen_at,
-            expires_at: row.expires_at,
-            provider: &row.provider,
-            current: row.id == user.session_id,
-        })
-        .collect();
+    let (page, listed) = listed(&store, &user, page).await?;
+    let sessions = rows(&listed, |row, device| ApiSession {
+        id: row.id,
+        device,
+        ip: row.ip.as_deref(),
+        created_at: row.created_at,
+        last_seen_at: row.last_seen_at,
+        expires_at: row.expires_at,
+        provider: &row.provider,
+        current: row.id == user.session_id,
+    });
     Ok(Json(json!({
         "sessions": sessions,
         "total": listed.total,
