@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use latchkey::fairings::sweeper::sweep_once;
+use latchkey::{sweep_once, Schema};
 use rocket_db_pools::sqlx::postgres::PgPoolOptions;
 
 #[rocket::main]
@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
         }
     };
     let started = Instant::now();
-    match sweep_once(&pool, batch).await {
+    match sweep_once(&pool, &Schema::default(), batch).await {
         Ok(Some(report)) => {
             let elapsed = started.elapsed();
             let rate = report.sessions as f64 / elapsed.as_secs_f64().max(1e-9);

@@ -1,5 +1,7 @@
-//! Typed configuration under `[<profile>.auth]`, read from Rocket's figment and
+//! The settings under `[<profile>.auth]`: typed configuration, read from Rocket's figment and
 //! validated once at ignite so that a bad setting stops the app with one clear line.
+//! Only this module turns configuration into working parts (the keyring): the parts
+//! themselves know nothing of it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,6 +13,9 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::crypto::{KeyError, Keyring};
+use crate::db::Schema;
+
 /// Environment variables honoured for people coming from a NextAuth + Keycloak setup,
 /// and the figment key each one sets. `ROCKET_*` variables still win over these.
 const COMPAT_ENV: &[(&str, &str)] = &[
@@ -20,8 +25,12 @@ const COMPAT_ENV: &[(&str, &str)] = &[
     ("KEYCLOAK_CLIENT_SECRET", "auth.providers.keycloak.client_secret"),
 ];
 
-/// The figment the app reads: `Rocket.toml` and `ROCKET_*` (Rocket's own), the
-/// NextAuth-style variables, and a `.env` file that never overrides the real environment.
+/// Rocket's own figment (`Rocket.toml`, `ROCKET_*`), plus what people coming from a
+/// NextAuth + Keycloak setup already have: `DATABASE_URL`, `KEYCLOAK_ISSUER`,
+/// `KEYCLOAK_CLIENT_ID`, `KEYCLOAK_CLIENT_SECRET`, and a `.env` file that never overrides
+/// the real environment. `ROCKET_*` variables keep the last word.
+///
+/// Use it in place of `rocket::Config::figment()`: `rocket::custom(latchkey::figment())`.
 pub fn figment() -> Figment {
     // A missing .env is normal; a malformed one is reported but not fatal.
     if let Err(error) = dotenvy::dotenv() {
@@ -34,7 +43,7 @@ pub fn figment() -> Figment {
 
 /// Layers the NextAuth-style variables over `base`, then `ROCKET_*` again on top so that
 /// Rocket's own variables keep the last word, as Rocket users expect.
-pub fn with_compat_env(base: Figment, lookup: impl Fn(&str) -> Option<String>) -> Figment {
+fn with_compat_env(base: Figment, lookup: impl Fn(&str) -> Option<String>) -> Figment {
     let mut figment = base;
     for (variable, key) in COMPAT_ENV {
         if let Some(value) = lookup(variable).filter(|v| !v.is_empty()) {
@@ -44,20 +53,35 @@ pub fn with_compat_env(base: Figment, lookup: impl Fn(&str) -> Option<String>) -
     figment.merge(Env::prefixed("ROCKET_").ignore(&["PROFILE"]).global())
 }
 
-/// Everything under `auth`, validated.
+/// Everything under `auth`, validated: what [`Latchkey`](crate::Latchkey) reads at ignite.
+///
+/// ```toml
+/// [default.auth]
+/// base_url = "https://app.example.com"
+///
+/// [default.auth.providers.keycloak]
+/// issuer = "https://id.example.com/realms/main"
+/// client_id = "app"
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthConfig {
+#[non_exhaustive]
+pub struct Config {
     /// The public URL people reach the app at; redirect URIs are built from it.
     pub base_url: Url,
-    /// Apply `migrations/` at ignite. Off for least-privilege deployments.
+    /// The PostgreSQL schema of latchkey's tables and of their migration history.
+    #[serde(default)]
+    pub schema: Schema,
+    /// Apply latchkey's migrations at ignite. Off for least-privilege deployments.
     #[serde(default = "default_true")]
     pub run_migrations: bool,
     /// How long a started sign-in may take before its flow cookie is refused.
     #[serde(default = "default_login_timeout", deserialize_with = "human_duration")]
     pub login_timeout: Duration,
+    /// Session lifetimes and the sweeper.
     #[serde(default)]
     pub session: SessionConfig,
+    /// The session cookie.
     #[serde(default)]
     pub cookie: CookieConfig,
     /// Peers whose `X-Forwarded-For` is believed. Empty: the socket address is the client.
@@ -67,12 +91,19 @@ pub struct AuthConfig {
     /// release profile, a refusal to start in it.
     #[serde(default)]
     pub encryption: Option<EncryptionConfig>,
+    /// The OpenID Connect providers people sign in with, by name (the name is part of
+    /// the stored rows: keep it when the provider's URL changes).
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// Built from `encryption` during validation.
+    #[serde(skip)]
+    keyring: Option<Keyring>,
 }
 
+/// `auth.session`: how long sessions live and how expired ones are swept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct SessionConfig {
     /// Sliding lifetime: activity moves `expires_at` to now + max_age.
     #[serde(deserialize_with = "human_duration")]
@@ -107,20 +138,28 @@ impl Default for SessionConfig {
     }
 }
 
+/// `auth.cookie`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
 pub struct CookieConfig {
     /// `Secure` flag and `__Host-` prefix. Unset: on exactly when base_url is https.
     pub secure: Option<bool>,
 }
 
+/// `auth.providers.<name>`: one OpenID Connect provider.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ProviderConfig {
+    /// The issuer; its `/.well-known/openid-configuration` is discovered.
     pub issuer: Url,
+    /// This app's client id at the provider.
     pub client_id: String,
+    /// The client's secret (confidential clients).
     #[serde(default)]
     pub client_secret: Option<Secret>,
+    /// Scopes asked for; must include `openid`.
     #[serde(default = "default_scopes")]
     pub scopes: Vec<String>,
     /// Where the IdP sends the browser after its logout; default `{base_url}/signed-out`.
@@ -134,8 +173,10 @@ pub struct ProviderConfig {
     pub display_name: Option<String>,
 }
 
+/// `auth.encryption`: the keys that seal the provider's tokens at rest.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EncryptionConfig {
     /// The key id new values are sealed with.
     pub current: String,
@@ -150,10 +191,12 @@ pub struct EncryptionConfig {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret value.
     pub fn new(value: impl Into<String>) -> Secret {
         Secret(value.into())
     }
 
+    /// The value itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -167,26 +210,41 @@ impl fmt::Debug for Secret {
 
 /// A configuration problem, phrased as `key: problem` so the operator knows where to look.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
+    /// The settings could not be read (a missing key, a value of the wrong type).
     #[error("{0}")]
     Figment(#[from] Box<figment::Error>),
+    /// A setting was read but cannot be used.
     #[error("{key}: {problem}")]
-    Invalid { key: String, problem: String },
+    Invalid {
+        /// The setting, e.g. `auth.session.update_age`.
+        key: String,
+        /// What is wrong with it.
+        problem: String,
+    },
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), problem: problem.into() }
 }
 
-impl AuthConfig {
+impl Config {
     /// Extracts and validates `auth` from the selected profile of `figment`.
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let config: AuthConfig = figment.extract_inner("auth").map_err(Box::new)?;
+        let mut config: Config = figment.extract_inner("auth").map_err(Box::new)?;
         let strict = figment.profile() == rocket::Config::RELEASE_PROFILE;
         // Rocket's own defaults always carry a (zero) secret_key, so ask Rocket, not the figment.
         let secret_key_set = figment.extract::<rocket::Config>().is_ok_and(|rocket| !rocket.secret_key.is_zero());
         config.validate(strict, secret_key_set)?;
+        config.keyring = config.encryption.as_ref().map(EncryptionConfig::keyring).transpose()?;
         Ok(config)
+    }
+
+    /// The keys of `auth.encryption`; `None` when none are configured (outside the
+    /// release profile, latchkey then seals with a key that dies with the process).
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
     }
 
     /// Whether cookies get `Secure` and the `__Host-` prefix.
@@ -197,6 +255,11 @@ impl AuthConfig {
     /// `base_url` joined with an absolute path such as `/auth/callback`.
     pub fn url_for(&self, path: &str) -> String {
         format!("{}{}", self.base_url.as_str().trim_end_matches('/'), path)
+    }
+
+    /// The provider configured under `name`.
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.get(name)
     }
 
     fn validate(&self, strict: bool, secret_key_set: bool) -> Result<(), ConfigError> {
@@ -219,12 +282,6 @@ impl AuthConfig {
         }
         for (name, provider) in &self.providers {
             provider.validate(name, strict)?;
-        }
-        if let Some(encryption) = &self.encryption {
-            crate::crypto::TokenCipher::new(encryption).map_err(|problem| match problem.split_once(": ") {
-                Some((key, problem)) => invalid(key, problem),
-                None => invalid("auth.encryption", problem),
-            })?;
         }
         if strict {
             if !secret_key_set {
@@ -320,8 +377,24 @@ impl ProviderConfig {
         Ok(())
     }
 
+    /// The label for the provider chooser: `display_name`, or the provider's key.
     pub fn display_name<'a>(&'a self, key: &'a str) -> &'a str {
         self.display_name.as_deref().unwrap_or(key)
+    }
+}
+
+impl EncryptionConfig {
+    /// The keyring, with each refusal naming the setting at fault.
+    fn keyring(&self) -> Result<Keyring, ConfigError> {
+        let keys = self.keys.iter().map(|(id, key)| (id.as_str(), key.expose()));
+        Keyring::new(&self.current, keys).map_err(|error| {
+            let key = match &error {
+                KeyError::BadId { .. } => "auth.encryption.keys".to_string(),
+                KeyError::NotAKey { id } => format!("auth.encryption.keys.{id}"),
+                KeyError::NoCurrent { .. } => "auth.encryption.current".to_string(),
+            };
+            invalid(key, error.to_string())
+        })
     }
 }
 
@@ -354,8 +427,8 @@ fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration
     parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
-/// The duration grammar of the configuration, exposed for tests and fuzzing.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// The duration grammar of the configuration.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|error| format!("{text:?} is not a duration like \"30d\", \"24h\" or \"15m\" ({error})"))
 }

@@ -1,54 +1,123 @@
 //! One error type for every request path: a stable code, a status, a plain message and a
-//! next step, answered as an HTML page to browsers and as JSON to API clients.
+//! next step, answered as an HTML page to browsers and as JSON to API clients. Causes
+//! are kept (and logged once, as a chain); the person never sees them.
 
-use rocket::http::{ContentType, Status};
+use std::sync::Arc;
+
+use rocket::http::{Method, Status};
 use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
+use rocket::response::{self, Redirect, Responder, Response};
 use rocket::serde::json::Json;
-use rocket_dyn_templates::{context, Template};
+use rocket_db_pools::sqlx;
 use serde_json::json;
 
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    #[error("database unavailable: {0}")]
-    DbUnavailable(String),
-    #[error("issuer in the authorization response does not match the provider")]
-    IssuerMismatch,
-    #[error("identity provider `{provider}` unavailable: {reason}")]
-    IdpUnavailable { provider: String, reason: String },
+use crate::hooks::Refusal;
+use crate::shared::Shared;
+
+/// A cause kept with an error, for the log.
+pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong on a request latchkey answers, with a stable code per
+/// variant ([`code`](Error::code)) that the page and the JSON body both carry.
+///
+/// It is a Rocket `Responder`: a page for browsers, `{"error": code, "message": text}`
+/// for API paths and clients that ask for JSON, and a redirect to sign-in for a signed-out
+/// browser's GET. A guard's error reaches [`catchers`](crate::catchers) intact.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// PostgreSQL cannot be reached (or the pool timed out): 503, never "signed out".
+    #[error("the session store is unavailable")]
+    DbUnavailable(#[source] Arc<sqlx::Error>),
+    /// The identity provider cannot be reached.
+    #[error("identity provider `{provider}` is unavailable: {reason}")]
+    IdpUnavailable {
+        /// The provider's name.
+        provider: String,
+        /// What failed.
+        reason: String,
+    },
+    /// No provider of that name is configured.
     #[error("unknown identity provider")]
     UnknownProvider,
+    /// The callback's `state` belongs to no sign-in started in this browser.
     #[error("sign-in state missing or mismatched")]
     StateMismatch,
+    /// The sign-in took too long, or its flow cookie is gone.
     #[error("sign-in flow cookie missing or expired")]
     FlowExpired,
+    /// The provider answered the sign-in with an error.
     #[error("identity provider answered with error `{error}`")]
-    IdpError { error: String, description: Option<String> },
+    IdpError {
+        /// The OAuth error code.
+        error: String,
+        /// The provider's description.
+        description: Option<String>,
+    },
+    /// The token endpoint refused the authorization code.
     #[error("token endpoint rejected the authorization code: {0}")]
     CodeRejected(String),
+    /// The callback's `iss` names another provider (RFC 9207).
+    #[error("issuer in the authorization response does not match the provider")]
+    IssuerMismatch,
+    /// The ID token failed verification.
     #[error("ID token refused: {0}")]
     InvalidIdToken(String),
+    /// A back-channel logout token failed verification (or was replayed).
     #[error("logout token refused: {0}")]
     InvalidLogoutToken(String),
+    /// The e-mail belongs to a user who signs in another way, and linking is off.
     #[error("e-mail belongs to another account")]
     AccountNotLinked,
+    /// The app's [`Hooks`](crate::Hooks) refused the sign-in.
+    #[error("sign-in refused by the app: {0}")]
+    SignInRefused(Refusal),
+    /// No live session.
     #[error("not signed in")]
     Unauthenticated,
+    /// A state-changing request without this session's CSRF token, or from another site.
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
+    /// The person may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// Nothing here (or not the person's to see).
     #[error("not found")]
     NotFound,
+    /// Something the request needs is unavailable (a 503 from a guard of the app's).
+    #[error("service unavailable")]
+    Unavailable,
+    /// A request latchkey does not understand.
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault on this side (a bug, a misconfiguration).
+    #[error("internal error: {what}")]
+    Internal {
+        /// What failed.
+        what: String,
+        /// Why.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
-impl AppError {
+impl Error {
+    pub(crate) fn internal(what: impl Into<String>) -> Error {
+        Error::Internal { what: what.into(), source: None }
+    }
+
+    pub(crate) fn internal_from(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        Error::Internal { what: what.into(), source: Some(Arc::new(source)) }
+    }
+
+    /// The HTTP status answered.
     pub fn status(&self) -> Status {
-        use AppError::*;
+        use Error::*;
         match self {
-            DbUnavailable(_) | IdpUnavailable { .. } => Status::ServiceUnavailable,
+            DbUnavailable(_) | IdpUnavailable { .. } | Unavailable => Status::ServiceUnavailable,
             StateMismatch
             | IssuerMismatch
             | FlowExpired
@@ -59,15 +128,15 @@ impl AppError {
             | BadRequest(_) => Status::BadRequest,
             AccountNotLinked => Status::Conflict,
             Unauthenticated => Status::Unauthorized,
-            Csrf(_) => Status::Forbidden,
+            Csrf(_) | SignInRefused(_) | Forbidden => Status::Forbidden,
             UnknownProvider | NotFound => Status::NotFound,
-            Internal(_) => Status::InternalServerError,
+            Internal { .. } => Status::InternalServerError,
         }
     }
 
     /// The stable, documented code clients may match on.
     pub fn code(&self) -> &'static str {
-        use AppError::*;
+        use Error::*;
         match self {
             DbUnavailable(_) => "db_unavailable",
             IdpUnavailable { .. } => "idp_unavailable",
@@ -80,17 +149,20 @@ impl AppError {
             InvalidIdToken(_) => "invalid_id_token",
             InvalidLogoutToken(_) => "invalid_logout_token",
             AccountNotLinked => "account_not_linked",
+            SignInRefused(_) => "sign_in_refused",
             Unauthenticated => "unauthenticated",
             Csrf(_) => "csrf",
+            Forbidden => "forbidden",
             NotFound => "not_found",
+            Unavailable => "unavailable",
             BadRequest(_) => "bad_request",
-            Internal(_) => "internal",
+            Internal { .. } => "internal",
         }
     }
 
-    /// The page heading for this error.
+    /// The page heading.
     pub fn title(&self) -> &'static str {
-        use AppError::*;
+        use Error::*;
         match self {
             DbUnavailable(_) => "The session store is unavailable",
             IdpUnavailable { .. } => "Sign-in is unavailable right now",
@@ -103,17 +175,20 @@ impl AppError {
             InvalidIdToken(_) => "The sign-in answer failed verification",
             InvalidLogoutToken(_) => "Logout token refused",
             AccountNotLinked => "This e-mail belongs to another account",
+            SignInRefused(_) => "Sign-in refused",
             Unauthenticated => "Please sign in",
             Csrf(_) => "Request refused",
+            Forbidden => "Not allowed",
             NotFound => "Not found",
+            Unavailable => "Unavailable right now",
             BadRequest(_) => "Bad request",
-            Internal(_) => "Something went wrong",
+            Internal { .. } => "Something went wrong",
         }
     }
 
     /// What happened, in words for the person in front of the screen; never internals.
     pub fn message(&self) -> String {
-        use AppError::*;
+        use Error::*;
         match self {
             DbUnavailable(_) => "The session store is unavailable right now. You are still signed in; please try again in a moment.".into(),
             IdpUnavailable { .. } => "The sign-in service cannot be reached right now. Please try again in a moment.".into(),
@@ -130,19 +205,25 @@ impl AppError {
             InvalidIdToken(_) => "The identity provider's answer failed verification, so it was refused.".into(),
             InvalidLogoutToken(_) => "The logout token failed verification; nothing was changed.".into(),
             AccountNotLinked => "This e-mail address already belongs to an account that signs in another way. Sign in with that provider instead.".into(),
+            SignInRefused(refusal) => refusal.message().to_string(),
             Unauthenticated => "You need to sign in first.".into(),
             Csrf(_) => "This request did not come from a page of this site, so nothing was changed.".into(),
+            Forbidden => "You are signed in, but this is not open to you.".into(),
             NotFound => "There is nothing here.".into(),
+            Unavailable => "This is unavailable right now. Please try again in a moment.".into(),
             BadRequest(text) => format!("The request was not understood: {text}"),
-            Internal(_) => "Something went wrong on our side. Please try again.".into(),
+            Internal { .. } => "Something went wrong on our side. Please try again.".into(),
         }
     }
 
-    /// Where to go next, as (label, href).
-    fn next_step(&self) -> (&'static str, &'static str) {
-        use AppError::*;
+    /// Where to go next: (label, href); `None` as href means "this same page again".
+    #[cfg(feature = "pages")]
+    pub(crate) fn next_step<'a>(&self, shared: Option<&'a Shared>) -> (&'static str, Option<&'a str>) {
+        use Error::*;
+        let login = shared.map_or("/", |shared| shared.paths.login.as_str());
+        let home = shared.map_or("/", |shared| shared.paths.home.as_str());
         match self {
-            DbUnavailable(_) | IdpUnavailable { .. } | Internal(_) => ("Try again", ""),
+            DbUnavailable(_) | IdpUnavailable { .. } | Unavailable | Internal { .. } => ("Try again", None),
             Unauthenticated
             | StateMismatch
             | IssuerMismatch
@@ -151,11 +232,18 @@ impl AppError {
             | CodeRejected(_)
             | InvalidIdToken(_)
             | AccountNotLinked
-            | UnknownProvider => ("Sign in", "/auth/login"),
-            Csrf(_) | NotFound | BadRequest(_) | InvalidLogoutToken(_) => ("Go home", "/"),
+            | UnknownProvider => ("Sign in", Some(login)),
+            SignInRefused(_) | Csrf(_) | Forbidden | NotFound | BadRequest(_) | InvalidLogoutToken(_) => {
+                ("Go home", Some(home))
+            }
         }
     }
 
+    fn json_body(&self) -> Json<serde_json::Value> {
+        Json(json!({ "error": self.code(), "message": self.message() }))
+    }
+
+    /// One line for the log: the code, and the whole chain of causes.
     fn log(&self) {
         let chain = chain(self);
         if self.status().code >= 500 {
@@ -168,8 +256,8 @@ impl AppError {
 
 /// Connection-level failures (pool timeout, I/O, TLS, the server going away or refusing
 /// connections) mean the store is unavailable: 503, never "signed out". Anything else the
-/// database says is a bug on our side.
-impl From<sqlx::Error> for AppError {
+/// database says is a fault on this side.
+impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         let unavailable = match &error {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
@@ -181,15 +269,15 @@ impl From<sqlx::Error> for AppError {
             _ => false,
         };
         if unavailable {
-            AppError::DbUnavailable(chain(&error))
+            Error::DbUnavailable(Arc::new(error))
         } else {
-            AppError::Internal(chain(&error))
+            Error::internal_from("database", error)
         }
     }
 }
 
 /// An error and its sources, joined: the one line that goes to the log.
-pub fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -200,40 +288,61 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// Whether this request wants JSON rather than a page.
-pub fn wants_json(request: &Request<'_>) -> bool {
-    let path = request.uri().path();
-    path == "/api"
-        || path.starts_with("/api/")
-        || path == "/auth/backchannel-logout"
-        || request.accept().is_some_and(|accept| accept.preferred().is_json())
+/// Whether this request is answered in JSON rather than with a page.
+pub(crate) fn wants_json(request: &Request<'_>) -> bool {
+    let api_path = match Shared::of(request.rocket()) {
+        Some(shared) => shared.paths.is_api(request.uri().path().as_str()),
+        None => request.uri().path().starts_with("/api/"),
+    };
+    api_path || !cfg!(feature = "pages") || request.accept().is_some_and(|accept| accept.preferred().is_json())
 }
 
-impl<'r> Responder<'r, 'static> for AppError {
+impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         self.log();
+        let shared = Shared::of(request.rocket());
+        let json = wants_json(request);
+        if let (Error::Unauthenticated, false, Some(shared)) = (&self, json, shared) {
+            if matches!(request.method(), Method::Get | Method::Head) {
+                let back = request.uri().to_string();
+                return Redirect::to(shared.paths.login_returning(&back)).respond_to(request);
+            }
+        }
         let status = self.status();
-        let mut response = if wants_json(request) {
-            let body = json!({ "error": self.code(), "message": self.message() });
-            Response::build_from(Json(body).respond_to(request)?)
+        let mut response = if json {
+            Response::build_from(self.json_body().respond_to(request)?)
         } else {
-            let (label, href) = self.next_step();
-            let retry = request.uri().to_string();
-            let href = if href.is_empty() { retry.as_str() } else { href };
-            let page = Template::render(
-                "error",
-                context! {
-                    status: status.code, code: self.code(), title: self.title(), message: self.message(),
-                    next_label: label, next_href: href,
-                },
-            );
-            let mut built = Response::build_from(page.respond_to(request)?);
-            built.header(ContentType::HTML);
-            built
+            Response::build_from(page(&self, shared, request).respond_to(request)?)
         };
         if status == Status::ServiceUnavailable {
             response.raw_header("Retry-After", "5");
         }
         response.status(status).ok()
     }
+}
+
+#[cfg(feature = "pages")]
+fn page(error: &Error, shared: Option<&Shared>, request: &Request<'_>) -> rocket::response::content::RawHtml<String> {
+    let status = error.status().code;
+    let Some(shared) = shared else {
+        // latchkey is not attached (its catchers registered alone): a bare page.
+        return rocket::response::content::RawHtml(format!(
+            "<!doctype html><title>{status}</title><h1>{}</h1>",
+            error.title()
+        ));
+    };
+    let (label, href) = error.next_step(Some(shared));
+    let retry = request.uri().to_string();
+    let context = serde_json::json!({
+        "layout": crate::guards::Layout::cached(request, shared),
+        "status": status, "code": error.code(), "title": error.title(), "message": error.message(),
+        "next_label": label, "next_href": href.unwrap_or(&retry),
+    });
+    shared.pages.render_or_fallback("error", &context, error.title())
+}
+
+/// Without pages, every error is answered in JSON.
+#[cfg(not(feature = "pages"))]
+fn page(error: &Error, _: Option<&Shared>, _: &Request<'_>) -> Json<serde_json::Value> {
+    error.json_body()
 }

@@ -1,89 +1,85 @@
-//! latchkey: OpenID Connect sign-in with sessions kept in PostgreSQL, for Rocket.
+//! latchkey: OpenID Connect sign-in with sessions kept in PostgreSQL, for
+//! [Rocket](https://rocket.rs).
 //!
-//! [`build`] is the one place where fairings, routes and catchers are wired; another
-//! Rocket app can take the same pieces from the modules below.
+//! One fairing adds sign-in through any OpenID Connect provider (Keycloak first),
+//! server-side sessions with sliding expiry, pages and a JSON API where people see and
+//! revoke their sessions, sign-out that also ends the provider's session, and
+//! back-channel logout. Routes then ask for the signed-in person with a guard.
+//!
+//! ```no_run
+//! use latchkey::{AuthenticatedUser, Latchkey};
+//! use rocket::{get, launch, routes};
+//!
+//! #[get("/")]
+//! fn home(user: AuthenticatedUser) -> String {
+//!     format!("Hello, {}!", user.name.as_deref().unwrap_or("there"))
+//! }
+//!
+//! #[launch]
+//! fn rocket() -> _ {
+//!     rocket::custom(latchkey::figment())
+//!         .attach(Latchkey::fairing())
+//!         .mount("/", routes![home])
+//!         // Optional: signed-out visitors of `home` are sent to sign-in and back.
+//!         .register("/", latchkey::catchers())
+//! }
+//! ```
+//!
+//! Configuration lives under `auth` in `Rocket.toml` (providers, lifetimes, keys; see
+//! [`Config`]), the database under `databases.auth` (or the app's own pool, see
+//! [`Latchkey::database`]). latchkey keeps its tables in a PostgreSQL schema of its own
+//! (`latchkey` unless `auth.schema` says otherwise), with its own migration history,
+//! beside whatever the app keeps in `public`.
+//!
+//! What an app can adapt:
+//! - where latchkey's routes live ([`Latchkey::base_path`]) and which of them are mounted;
+//! - its pages: each built-in template is replaced by a file of the same name under
+//!   `latchkey/` in the app's `template_dir` (Cargo feature `pages`, on by default;
+//!   without it latchkey answers in JSON only);
+//! - who may sign in and what is kept of them, and being told what happens: [`Hooks`].
+//!
+//! Cargo features: `pages` (HTML pages, Tera), `user-agents` (device labels such as
+//! "Firefox on Linux"), both on by default; `reference-app` builds the example binary.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(rustdoc::broken_intra_doc_links)]
 
-pub mod accounts;
 pub mod config;
-pub mod crypto;
-pub mod db;
-pub mod error;
-pub mod fairings;
-pub mod guards;
-pub mod log_output;
-pub mod oidc;
-pub mod routes;
-pub mod session;
-pub mod timefmt;
+mod crypto;
+mod db;
+mod error;
+mod fairing;
+mod fairings;
+#[cfg(test)]
+mod fuzz;
+mod guards;
+mod hooks;
+mod oidc;
+#[cfg(feature = "pages")]
+mod pages;
+mod paths;
+mod routes;
+mod session;
+mod shared;
+mod store;
+#[cfg(feature = "pages")]
+mod timefmt;
 
-use figment::Figment;
-use rocket::fairing::AdHoc;
-use rocket::{Build, Rocket};
-use rocket_db_pools::Database;
-use rocket_dyn_templates::Template;
+pub use config::{figment, Config};
+pub use crypto::{KeyError, Keyring, OpenError, SealError};
+pub use db::{migrate, MigrateError, Schema, SchemaError};
+pub use error::Error;
+pub use fairing::Latchkey;
+pub use fairings::request_log::RequestLog;
+pub use fairings::security_headers::SecurityHeaders;
+pub use guards::{AuthenticatedUser, ClientInfo, CsrfCheck, OptionalUser, Session};
+#[cfg(feature = "pages")]
+pub use guards::{Layout, Viewer};
+pub use hooks::{Claims, Event, Hooks, Profile, Refusal, Revoked, SignIn};
+#[cfg(feature = "pages")]
+pub use pages::register_templates;
+pub use routes::catchers::catchers;
+pub use store::{sweep_once, SweepReport};
 
-use crate::config::AuthConfig;
-use crate::oidc::Providers;
-
-/// The app as configured by `Rocket.toml`, the environment and `.env`.
-pub fn rocket() -> Rocket<Build> {
-    build(config::figment())
-}
-
-/// The app on a given figment (tests pass their own).
-pub fn build(figment: Figment) -> Rocket<Build> {
-    rocket::custom(figment)
-        .attach(configuration())
-        .attach(db::AuthDb::init())
-        .attach(db::migrations())
-        .attach(oidc::provider::discovery())
-        .attach(fairings::sweeper::sweeper())
-        .attach(fairings::security_headers::SecurityHeaders::fairing())
-        .attach(fairings::request_log::RequestLog)
-        .attach(Template::fairing())
-        .mount("/", routes::health::routes())
-        .mount("/", routes::assets::routes())
-        .mount("/", routes::auth::routes())
-        .mount("/", routes::pages::routes())
-        .mount("/", routes::sessions::routes())
-        .mount("/", routes::logout::routes())
-        .register("/", routes::catchers::catchers())
-}
-
-/// Validates `auth` at ignite and manages it; a bad setting aborts launch with one line
-/// naming the key.
-fn configuration() -> AdHoc {
-    AdHoc::try_on_ignite("Configuration", |rocket| async move {
-        let config = match AuthConfig::from_figment(rocket.figment()) {
-            Ok(config) => config,
-            Err(error) => {
-                tracing::error!("configuration refused: {error}");
-                eprintln!("latchkey: configuration refused: {error}");
-                return Err(rocket);
-            }
-        };
-        let providers = match Providers::from_config(&config) {
-            Ok(providers) => providers,
-            Err(error) => {
-                eprintln!("latchkey: {error}");
-                return Err(rocket);
-            }
-        };
-        let cipher = match &config.encryption {
-            Some(keys) => match crypto::TokenCipher::new(keys) {
-                Ok(cipher) => cipher,
-                Err(error) => {
-                    eprintln!("latchkey: configuration refused: {error}");
-                    return Err(rocket);
-                }
-            },
-            None => {
-                tracing::warn!(
-                    "auth.encryption is not configured: tokens at rest use a key that dies with this process"
-                );
-                crypto::TokenCipher::ephemeral()
-            }
-        };
-        Ok(rocket.manage(config).manage(providers).manage(cipher))
-    })
-}
+/// Re-exported for implementing [`Hooks`]: `#[latchkey::async_trait]`.
+pub use rocket::async_trait;

@@ -1,8 +1,11 @@
-//! The latchkey app: logging, then the Rocket built by the library.
+//! The reference app: logging, then its Rocket (`src/app/site.rs`), built on latchkey's
+//! public API alone.
+
+mod app;
 
 use std::io::IsTerminal;
 
-use latchkey::log_output::{BatchedOutput, FLUSH_EVERY};
+use app::log_output::{BatchedOutput, FLUSH_EVERY};
 use tracing_subscriber::EnvFilter;
 
 #[rocket::main]
@@ -13,9 +16,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Colours only for a person watching a terminal, not escape codes in a log file.
     let ansi = std::io::stdout().is_terminal();
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(output).init();
-    let _ = latchkey::rocket().launch().await.map_err(Box::new)?;
+    let _ = app::site::rocket(latchkey::figment()).launch().await.map_err(Box::new)?;
     Ok(())
 }
 
+/// glibc's malloc and free were a tenth of the app's CPU under load; with mimalloc a
+/// guarded page costs 73 µs of CPU instead of 89 (see Cargo.toml).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

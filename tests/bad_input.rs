@@ -207,7 +207,7 @@ async fn malformed_oversized_and_non_utf8_session_cookies_are_anonymous_and_chan
     let phone_id = phone.current_session_id().await;
     let csrf = laptop.csrf_token().await;
     let valid = laptop.session_cookie().expect("session cookie").clone();
-    let unknown = latchkey::session::SessionToken::generate().as_str().to_string();
+    let unknown = common::session_token().0;
     let before = fingerprint(&scene.db).await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -283,7 +283,7 @@ async fn a_duplicated_session_cookie_with_the_valid_one_last_keeps_the_user_sign
     let scene = CookieScene::new().await;
     let mut alice = signed_in(&scene.app, "alice", FIREFOX).await;
     let valid = alice.session_cookie().expect("session cookie").clone();
-    let unknown = latchkey::session::SessionToken::generate().as_str().to_string();
+    let unknown = common::session_token().0;
     let before = fingerprint(&scene.db).await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -332,7 +332,7 @@ async fn a_duplicated_session_cookie_with_the_valid_one_first_keeps_the_user_sig
     let scene = CookieScene::new().await;
     let mut alice = signed_in(&scene.app, "alice", FIREFOX).await;
     let valid = alice.session_cookie().expect("session cookie").clone();
-    let unknown = latchkey::session::SessionToken::generate().as_str().to_string();
+    let unknown = common::session_token().0;
     let before = fingerprint(&scene.db).await;
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -546,7 +546,6 @@ fn arbitrary_return_paths_end_on_this_site_after_a_real_sign_in() {
             prop_assert_eq!(page.status, Status::SeeOther, "{:?}: {}", input, page.body);
             let location = page.location.clone().unwrap_or_default();
             prop_assert!(location == input || location == "/", "{:?} ended at {:?}", input, location);
-            prop_assert_eq!(&location, &latchkey::oidc::return_to::sanitize(Some(&input)), "for {:?}", input);
             prop_assert!(location.starts_with('/') && !location.starts_with("//"), "{:?}", location);
             prop_assert!(!location.contains('\\') && url::Url::parse(&location).is_err(), "{:?}", location);
             let resolved = url::Url::parse(APP_ORIGIN).and_then(|base| base.join(&location)).expect("resolves");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::providers::Serialized;
 use figment::{Figment, Jail};
-use latchkey::config::{figment as app_figment, AuthConfig};
+use latchkey::{figment as app_figment, Config as AuthConfig};
 
 const SHIPPED: &str = include_str!("../Rocket.toml");
 

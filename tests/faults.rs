@@ -233,7 +233,7 @@ async fn sign_in_keeps_working_when_keycloak_rotates_its_signing_key() {
     .fetch_one(&mut connection)
     .await
     .expect("bob's session");
-    let id_token = common::dev_cipher().open(&sealed, latchkey::session::store::ID_TOKEN_COLUMN).expect("opens");
+    let id_token = common::dev_keyring().open(&sealed, "sessions.id_token").expect("opens");
     let header: serde_json::Value = serde_json::from_slice(
         &base64::Engine::decode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,

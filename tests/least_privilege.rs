@@ -14,8 +14,8 @@ use sqlx::{Connection, Executor, PgConnection};
 /// The grants the README documents for the app role, applied by the owner.
 const APP_ROLE_GRANTS: &str = "
     GRANT CONNECT ON DATABASE {db} TO {role};
-    GRANT USAGE ON SCHEMA public TO {role};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};";
+    GRANT USAGE ON SCHEMA latchkey TO {role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA latchkey TO {role};";
 
 struct AppRole {
     name: String,
@@ -29,8 +29,8 @@ impl AppRole {
             .execute(&mut admin)
             .await
             .expect("role");
+        db.migrate().await;
         let mut owner = db.connect().await;
-        latchkey::db::MIGRATOR.run(&mut owner).await.expect("the owner migrates");
         for statement in APP_ROLE_GRANTS.replace("{db}", &db.name).replace("{role}", &name).split(';') {
             if !statement.trim().is_empty() {
                 sqlx::query(statement).execute(&mut owner).await.expect("grant");
@@ -98,11 +98,17 @@ async fn the_app_runs_as_a_role_that_can_only_read_and_write_rows() {
         assert!(swept, "the app role could not sweep");
 
         let mut as_app = PgConnection::connect(&role.url(&db)).await.expect("connect as the app role");
+        sqlx::query("SELECT count(*) FROM latchkey.sessions")
+            .execute(&mut as_app)
+            .await
+            .expect("the app role reads rows");
         for ddl in [
             "CREATE TABLE intruder (id int)",
-            "DROP TABLE sessions",
-            "ALTER TABLE users ADD COLUMN x int",
-            "TRUNCATE sessions",
+            "CREATE TABLE latchkey.intruder (id int)",
+            "CREATE SCHEMA intruder",
+            "DROP TABLE latchkey.sessions",
+            "ALTER TABLE latchkey.users ADD COLUMN x int",
+            "TRUNCATE latchkey.sessions",
         ] {
             assert!(sqlx::query(ddl).execute(&mut as_app).await.is_err(), "the app role may run: {ddl}");
         }
@@ -121,7 +127,8 @@ async fn the_app_role_cannot_start_with_migrations_on_against_an_unmigrated_data
     sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC").execute(&mut owner).await.expect("revoke");
     let url = db.url.replacen("latchkey:latchkey@", &format!("{name}:app-password@"), 1);
 
-    let ignited = latchkey::build(figment(&db).merge(Serialized::global("databases.auth.url", url))).ignite().await;
+    let ignited =
+        common::site::rocket(figment(&db).merge(Serialized::global("databases.auth.url", url))).ignite().await;
 
     let Err(error) = ignited else { panic!("migrations ran without the privilege to create tables") };
     assert!(matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)), "{error:?}");

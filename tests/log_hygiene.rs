@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::{app, dev_cipher, figment, TestDb};
+use common::{app, dev_keyring, figment, TestDb};
 use figment::providers::Serialized;
 use rocket::http::Status;
 use sqlx::Row;
@@ -70,12 +70,12 @@ async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
         .fetch_one(&mut connection)
         .await
         .expect("account");
-    let cipher = dev_cipher();
+    let keyring = dev_keyring();
     let mut secrets: Vec<(String, String)> = ["access_token", "refresh_token", "id_token"]
         .iter()
         .map(|column| {
             let sealed: String = account.get(*column);
-            (column.to_string(), cipher.open(&sealed, &format!("accounts.{column}")).expect("opens"))
+            (column.to_string(), keyring.open(&sealed, &format!("accounts.{column}")).expect("opens"))
         })
         .collect();
     let out = laptop.post_form("/auth/logout", &[("csrf_token", &csrf)]).await;

@@ -35,7 +35,7 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(headers.get_one("Cache-Control"), Some("no-store"), "{path}");
         assert!(headers.get_one("Strict-Transport-Security").is_none(), "{path}: no HSTS over http");
     }
-    let css = app.get("/static/app.css").dispatch().await;
+    let css = app.get("/latchkey.css").dispatch().await;
     assert_eq!(css.headers().get_one("Cache-Control"), Some("public, max-age=86400"));
 }
 
@@ -51,7 +51,9 @@ async fn https_sites_send_hsts() {
 
 #[test]
 fn templates_have_no_inline_script_or_style() {
-    for entry in std::fs::read_dir("templates").expect("templates/") {
+    let dirs = ["src/pages/templates", "templates", "examples/notes/templates"];
+    let entries = dirs.iter().flat_map(|dir| std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{dir}: {e}")));
+    for entry in entries {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("template");
         let lower = text.to_lowercase();

@@ -1,10 +1,18 @@
-//! The migrations: what they create, that a second run changes nothing, and the switch.
+//! The migrations: what they create (in latchkey's own schema, with its own history), that
+//! a second run changes nothing, and the switch.
 
 mod common;
 
-use common::{client, figment, TestDb};
+use common::browser::Browser;
+use common::{app, client, figment, TestDb};
 use figment::providers::Serialized;
+use rocket::http::Status;
 use sqlx::Row;
+
+/// How many migrations latchkey has: the files in `migrations/`.
+fn migration_files() -> i64 {
+    std::fs::read_dir("migrations").expect("migrations/").filter(|entry| entry.is_ok()).count() as i64
+}
 
 async fn applied_migrations(db: &TestDb) -> i64 {
     let mut connection = db.connect().await;
@@ -17,21 +25,20 @@ async fn applied_migrations(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn migrations_apply_to_an_empty_database_and_rerun_is_a_no_op() {
     let db = TestDb::create().await;
-    let mut connection = db.connect().await;
 
-    latchkey::db::MIGRATOR.run(&mut connection).await.expect("first run");
+    db.migrate().await;
     let after_first = applied_migrations(&db).await;
-    latchkey::db::MIGRATOR.run(&mut connection).await.expect("second run");
+    db.migrate().await;
 
-    assert_eq!(after_first, latchkey::db::MIGRATOR.iter().count() as i64);
+    assert_eq!(after_first, migration_files());
     assert_eq!(applied_migrations(&db).await, after_first);
 }
 
 #[tokio::test]
 async fn tables_have_the_designed_columns() {
     let db = TestDb::create().await;
+    db.migrate().await;
     let mut connection = db.connect().await;
-    latchkey::db::MIGRATOR.run(&mut connection).await.expect("migrate");
 
     let expected: &[(&str, &[(&str, &str)])] = &[
         (
@@ -42,6 +49,7 @@ async fn tables_have_the_designed_columns() {
                 ("email", "text"),
                 ("email_verified", "timestamp with time zone"),
                 ("image", "text"),
+                ("extra", "jsonb"),
                 ("created_at", "timestamp with time zone"),
                 ("updated_at", "timestamp with time zone"),
             ],
@@ -85,7 +93,7 @@ async fn tables_have_the_designed_columns() {
     for (table, columns) in expected {
         let rows = sqlx::query(
             "SELECT column_name::text, data_type::text FROM information_schema.columns
-             WHERE table_schema = 'public' AND table_name = $1",
+             WHERE table_schema = 'latchkey' AND table_name = $1",
         )
         .bind(table)
         .fetch_all(&mut connection)
@@ -104,21 +112,21 @@ async fn tables_have_the_designed_columns() {
 #[tokio::test]
 async fn indexes_and_constraints_are_in_place() {
     let db = TestDb::create().await;
+    db.migrate().await;
     let mut connection = db.connect().await;
-    latchkey::db::MIGRATOR.run(&mut connection).await.expect("migrate");
 
-    let indexes: Vec<String> = sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    let indexes: Vec<String> = sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE schemaname = 'latchkey'")
         .fetch_all(&mut connection)
         .await
         .expect("read indexes");
     for wanted in [
-        "UNIQUE INDEX users_email_lower_key ON public.users USING btree (lower(email))",
-        "UNIQUE INDEX accounts_provider_account_key ON public.accounts USING btree (provider, provider_account_id)",
-        "UNIQUE INDEX sessions_token_hash_key ON public.sessions USING btree (token_hash)",
-        "INDEX sessions_user_id_idx ON public.sessions USING btree (user_id)",
-        "INDEX sessions_expires_at_idx ON public.sessions USING btree (expires_at)",
-        "INDEX sessions_provider_idp_sid_idx ON public.sessions USING btree (provider, idp_sid)",
-        "UNIQUE INDEX verification_tokens_pkey ON public.verification_tokens USING btree (identifier, token)",
+        "UNIQUE INDEX users_email_lower_key ON latchkey.users USING btree (lower(email))",
+        "UNIQUE INDEX accounts_provider_account_key ON latchkey.accounts USING btree (provider, provider_account_id)",
+        "UNIQUE INDEX sessions_token_hash_key ON latchkey.sessions USING btree (token_hash)",
+        "INDEX sessions_user_id_idx ON latchkey.sessions USING btree (user_id)",
+        "INDEX sessions_expires_at_idx ON latchkey.sessions USING btree (expires_at)",
+        "INDEX sessions_provider_idp_sid_idx ON latchkey.sessions USING btree (provider, idp_sid)",
+        "UNIQUE INDEX verification_tokens_pkey ON latchkey.verification_tokens USING btree (identifier, token)",
     ] {
         assert!(indexes.iter().any(|index| index.contains(wanted)), "missing index {wanted}; have {indexes:#?}");
     }
@@ -160,7 +168,7 @@ async fn the_app_migrates_at_ignite() {
 
     let _app = client(figment(&db)).await;
 
-    assert_eq!(applied_migrations(&db).await, latchkey::db::MIGRATOR.iter().count() as i64);
+    assert_eq!(applied_migrations(&db).await, migration_files());
 }
 
 #[tokio::test]
@@ -170,11 +178,17 @@ async fn migrations_can_be_switched_off() {
     let _app = client(figment(&db).merge(Serialized::global("auth.run_migrations", false))).await;
 
     let mut connection = db.connect().await;
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .expect("count tables");
+    let schema: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'latchkey')")
         .fetch_one(&mut connection)
         .await
-        .expect("count tables");
-    assert_eq!(tables, 0);
+        .expect("look for the schema");
+    assert_eq!((tables, schema), (0, false));
 }
 
 #[tokio::test]
@@ -182,8 +196,53 @@ async fn a_refused_configuration_stops_the_app_at_ignite() {
     let db = TestDb::create().await;
     let refused = figment(&db).merge(Serialized::global("auth.session.update_age", "90d"));
 
-    let ignited = latchkey::build(refused).ignite().await;
+    let ignited = common::site::rocket(refused).ignite().await;
 
     let Err(error) = ignited else { panic!("the app ignited with update_age > max_age") };
     assert!(matches!(error.kind(), rocket::error::ErrorKind::FailedFairings(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn latchkeys_tables_and_migration_history_stay_out_of_public() {
+    let db = TestDb::create().await;
+
+    let _app = client(figment(&db)).await;
+
+    let mut connection = db.connect().await;
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT schemaname::text, tablename::text FROM pg_tables
+          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .expect("list tables");
+    let expected: Vec<(String, String)> =
+        ["_sqlx_migrations", "accounts", "logout_token_jtis", "sessions", "users", "verification_tokens"]
+            .iter()
+            .map(|table| ("latchkey".to_string(), table.to_string()))
+            .collect();
+    assert_eq!(tables, expected);
+}
+
+#[tokio::test]
+async fn a_configured_schema_holds_everything_and_sign_in_works_in_it() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("auth.schema", "identity"))).await;
+    let mut alice = Browser::new(&app, "test");
+
+    assert_eq!(alice.sign_in("alice", "alice", "/").await.status, Status::SeeOther);
+    assert_eq!(alice.get("/api/session").await.status, Status::Ok);
+    let token = alice.csrf_token().await;
+    let revoked = alice.post_form("/sessions/revoke-all", &[("csrf_token", &token)]).await;
+
+    assert_eq!(revoked.status, Status::SeeOther);
+    let mut connection = db.connect().await;
+    let rows: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM identity.users), (SELECT count(*) FROM identity.sessions),
+                (SELECT count(*) FROM pg_namespace WHERE nspname = 'latchkey')",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .expect("count rows");
+    assert_eq!(rows, (1, 0, 0), "one user, their session revoked, and no `latchkey` schema");
 }

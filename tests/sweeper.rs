@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use common::{app, eventually, figment, TestDb};
 use figment::providers::Serialized;
-use latchkey::fairings::sweeper::{sweep_once, SweepReport, LOCK_KEY};
+use latchkey::{sweep_once, Schema};
 use sqlx::{Connection, PgConnection};
+
+/// The sweep lock: "latchkey" in ASCII (what an operator sees in pg_locks).
+const LOCK_KEY: i64 = 0x6c61_7463_686b_6579;
 
 /// Tests here restart PostgreSQL; none may run while another does.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -67,9 +70,8 @@ async fn remaining(connection: &mut PgConnection) -> (i64, i64, i64) {
 }
 
 async fn migrated(db: &TestDb) -> PgConnection {
-    let mut connection = db.connect().await;
-    latchkey::db::MIGRATOR.run(&mut connection).await.expect("migrate");
-    connection
+    db.migrate().await;
+    db.connect().await
 }
 
 #[tokio::test]
@@ -80,10 +82,11 @@ async fn a_sweep_removes_exactly_the_expired_rows_in_bounded_batches() {
     seed(&mut connection, 2_500, 40).await;
     let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
 
-    let report = sweep_once(&pool, 1_000).await.expect("sweep").expect("lock was free");
+    let report = sweep_once(&pool, &Schema::default(), 1_000).await.expect("sweep").expect("lock was free");
 
     // 1000 + 1000 + 500 sessions, then one short batch of tokens and one of logout jtis.
-    assert_eq!(report, SweepReport { sessions: 2_500, verification_tokens: 5, logout_token_jtis: 0, batches: 5 });
+    let counts = (report.sessions, report.verification_tokens, report.logout_token_jtis, report.batches);
+    assert_eq!(counts, (2_500, 5, 0, 5));
     assert_eq!(remaining(&mut connection).await, (0, 40, 3));
 }
 
@@ -132,7 +135,7 @@ async fn no_instance_sweeps_while_another_holds_the_lock() {
     seed(&mut connection, 20, 2).await;
     let pool = sqlx::PgPool::connect(&db.url).await.expect("pool");
 
-    let direct = sweep_once(&pool, 1_000).await.expect("sweep");
+    let direct = sweep_once(&pool, &Schema::default(), 1_000).await.expect("sweep");
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     let during = remaining(&mut connection).await;
     sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut sweeping).await.expect("unlock");

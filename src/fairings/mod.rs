@@ -1,5 +1,5 @@
 //! Fairings for global work: the session sweeper, security headers, the request log.
 
-pub mod request_log;
-pub mod security_headers;
-pub mod sweeper;
+pub(crate) mod request_log;
+pub(crate) mod security_headers;
+pub(crate) mod sweeper;

@@ -1,12 +1,15 @@
 //! One log line per request: method, path, status and time. Never the query string
-//! (the sign-in callback carries the authorization code there) and never a header:
-//! Rocket's own request logging, which prints whole URIs, stays at `critical`.
+//! (the sign-in callback carries the authorization code there) and never a header.
 
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::{Data, Request, Response};
 
+/// A `tracing` line per request (`method`, `path`, `status`, `elapsed_us`), never with
+/// the query string or a header: `rocket.attach(latchkey::RequestLog)`. Rocket's own
+/// request log prints whole URIs (the sign-in callback's carries the authorization
+/// code), so keep Rocket's `log_level` at `critical` or `off` beside it.
 pub struct RequestLog;
 
 struct Started(Instant);

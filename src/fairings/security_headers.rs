@@ -2,24 +2,40 @@
 //! inline script or style), no framing, no MIME sniffing, no referrer, no caching of
 //! anything that is not a static asset, and HSTS whenever the site is https.
 
-use rocket::fairing::{Fairing, Info, Kind};
+use std::collections::BTreeMap;
+
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Build, Request, Response, Rocket};
+use serde::Deserialize;
+use url::Url;
 
-use crate::config::AuthConfig;
-
+/// The security-headers fairing: `rocket.attach(SecurityHeaders::fairing())`. It reads
+/// `auth.base_url` and the providers' issuers from the configuration (the sign-out
+/// forms end in a redirect to the provider, which the CSP's `form-action` must allow),
+/// and may be attached before or after [`Latchkey`](crate::Latchkey).
 pub struct SecurityHeaders {
     csp: String,
     hsts: bool,
 }
 
+/// What the headers depend on (other settings under `auth` are not this fairing's).
+#[derive(Deserialize)]
+struct Settings {
+    base_url: Url,
+    #[serde(default)]
+    providers: BTreeMap<String, Issuer>,
+}
+
+#[derive(Deserialize)]
+struct Issuer {
+    issuer: Url,
+}
+
 impl SecurityHeaders {
-    /// Built from the configuration: the CSP's `form-action` must allow the providers'
-    /// origins, because sign-out forms end in a redirect to the IdP and browsers apply
-    /// `form-action` to a form's redirects too.
-    pub fn new(config: &AuthConfig) -> SecurityHeaders {
+    fn new(settings: &Settings) -> SecurityHeaders {
         let mut form_targets = vec!["'self'".to_string()];
-        for provider in config.providers.values() {
+        for provider in settings.providers.values() {
             let origin = provider.issuer.origin().ascii_serialization();
             if !form_targets.contains(&origin) {
                 form_targets.push(origin);
@@ -30,15 +46,18 @@ impl SecurityHeaders {
              form-action {}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
             form_targets.join(" ")
         );
-        SecurityHeaders { csp, hsts: config.base_url.scheme() == "https" }
+        SecurityHeaders { csp, hsts: settings.base_url.scheme() == "https" }
     }
 
-    /// Attaches the fairing once the configuration is known (at ignite).
+    /// The fairing, set up from the configuration at ignite.
     pub fn fairing() -> impl Fairing {
-        rocket::fairing::AdHoc::try_on_ignite("Security headers", |rocket: Rocket<Build>| async move {
-            match rocket.state::<AuthConfig>().map(SecurityHeaders::new) {
-                Some(headers) => Ok(rocket.attach(headers)),
-                None => Err(rocket),
+        AdHoc::try_on_ignite("Security headers", |rocket: Rocket<Build>| async move {
+            match rocket.figment().extract_inner::<Settings>("auth") {
+                Ok(settings) => Ok(rocket.attach(SecurityHeaders::new(&settings))),
+                Err(error) => {
+                    tracing::error!("security headers need auth.base_url and auth.providers.*.issuer: {error}");
+                    Err(rocket)
+                }
             }
         })
     }

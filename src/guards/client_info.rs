@@ -8,11 +8,15 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use rocket::request::{FromRequest, Outcome, Request};
 
-use crate::config::AuthConfig;
+use crate::shared::Shared;
 
+/// Where a request comes from: a request guard that always succeeds.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientInfo {
+    /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// The client's address: the socket peer, or what trusted proxies forwarded.
     pub ip: Option<IpAddr>,
 }
 
@@ -21,7 +25,7 @@ impl<'r> FromRequest<'r> for ClientInfo {
     type Error = Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let trusted = request.rocket().state::<AuthConfig>().map(|c| c.trusted_proxies.as_slice()).unwrap_or(&[]);
+        let trusted = Shared::of(request.rocket()).map_or(&[][..], |shared| shared.config.trusted_proxies.as_slice());
         let forwarded = request.headers().get("X-Forwarded-For").collect::<Vec<_>>().join(",");
         Outcome::Success(ClientInfo {
             user_agent: request.headers().get_one("User-Agent").map(str::to_string),
@@ -32,7 +36,7 @@ impl<'r> FromRequest<'r> for ClientInfo {
 
 /// Walks `X-Forwarded-For` from the right while the hop is a trusted proxy; the first
 /// untrusted address is the client. Unparsable entries stop the walk at the last good hop.
-pub fn client_ip(peer: Option<IpAddr>, forwarded_for: &str, trusted: &[IpNet]) -> Option<IpAddr> {
+fn client_ip(peer: Option<IpAddr>, forwarded_for: &str, trusted: &[IpNet]) -> Option<IpAddr> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let mut client = peer?;
     if !is_trusted(&client) {

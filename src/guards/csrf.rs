@@ -7,13 +7,33 @@
 use std::convert::Infallible;
 
 use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Ignite, Rocket, Sentinel};
 
-use crate::config::AuthConfig;
-use crate::error::AppError;
+use crate::error::Error;
+use crate::guards::authenticated_user::fairing_missing;
 use crate::guards::AuthenticatedUser;
+use crate::shared::Shared;
 
-pub const HEADER: &str = "X-CSRF-Token";
+/// The header API clients send the token in.
+const HEADER: &str = "X-CSRF-Token";
 
+/// What a state-changing request brought against cross-site request forgery: a request
+/// guard, checked against the signed-in session with [`verify`](CsrfCheck::verify).
+///
+/// ```
+/// use latchkey::{AuthenticatedUser, CsrfCheck};
+/// use rocket::form::Form;
+/// use rocket::{post, FromForm};
+///
+/// #[derive(FromForm)]
+/// struct NewNote<'r> { text: &'r str, csrf_token: Option<&'r str> }
+///
+/// #[post("/notes", data = "<form>")]
+/// fn add(form: Form<NewNote<'_>>, user: AuthenticatedUser, csrf: CsrfCheck) -> Result<&'static str, latchkey::Error> {
+///     csrf.verify(&user, form.csrf_token)?;
+///     Ok("saved")
+/// }
+/// ```
 pub struct CsrfCheck {
     same_origin: Result<(), &'static str>,
     header_token: Option<String>,
@@ -24,13 +44,18 @@ impl<'r> FromRequest<'r> for CsrfCheck {
     type Error = Infallible;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let origin =
-            request.rocket().state::<AuthConfig>().map(|config| config.base_url.origin().ascii_serialization());
+        let origin = Shared::of(request.rocket()).map(|shared| shared.config.base_url.origin().ascii_serialization());
         let headers = request.headers();
         Outcome::Success(CsrfCheck {
             same_origin: same_origin(headers.get_one("Sec-Fetch-Site"), headers.get_one("Origin"), origin.as_deref()),
             header_token: headers.get_one(HEADER).map(str::to_string),
         })
+    }
+}
+
+impl Sentinel for CsrfCheck {
+    fn abort(rocket: &Rocket<Ignite>) -> bool {
+        fairing_missing(rocket, "CsrfCheck")
     }
 }
 
@@ -47,14 +72,14 @@ fn same_origin(fetch_site: Option<&str>, origin: Option<&str>, ours: Option<&str
 
 impl CsrfCheck {
     /// Passes when the request is same-origin and `submitted` (a form field) or the
-    /// header carries this session's token.
-    pub fn verify(&self, user: &AuthenticatedUser, submitted: Option<&str>) -> Result<(), AppError> {
-        self.same_origin.map_err(AppError::Csrf)?;
-        let token = submitted.or(self.header_token.as_deref()).ok_or(AppError::Csrf("missing token"))?;
-        if constant_time_eq(token.as_bytes(), user.csrf_token.as_bytes()) {
+    /// `X-CSRF-Token` header carries this session's token; otherwise 403 `csrf`.
+    pub fn verify(&self, user: &AuthenticatedUser, submitted: Option<&str>) -> Result<(), Error> {
+        self.same_origin.map_err(Error::Csrf)?;
+        let token = submitted.or(self.header_token.as_deref()).ok_or(Error::Csrf("missing token"))?;
+        if constant_time_eq(token.as_bytes(), user.csrf_token().as_bytes()) {
             Ok(())
         } else {
-            Err(AppError::Csrf("wrong token"))
+            Err(Error::Csrf("wrong token"))
         }
     }
 }

@@ -1,9 +1,15 @@
-//! Request guards: who is signed in, and where the request comes from.
+//! Request guards: who is signed in, where the request comes from, whether it is
+//! same-site, and (with pages) what latchkey's page layout shows.
 
-pub mod authenticated_user;
-pub mod client_info;
-pub mod csrf;
+mod authenticated_user;
+mod client_info;
+mod csrf;
+#[cfg(feature = "pages")]
+mod layout;
 
-pub use authenticated_user::{AuthenticatedUser, StaleSession};
+pub use authenticated_user::{AuthenticatedUser, OptionalUser, Session};
+pub(crate) use authenticated_user::{GuardFailure, SignedIn, StaleSession};
 pub use client_info::ClientInfo;
 pub use csrf::CsrfCheck;
+#[cfg(feature = "pages")]
+pub use layout::{Layout, Viewer};

@@ -5,22 +5,21 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::AppError;
+use crate::error::Error;
+use crate::oidc::claims::CLOCK_SKEW;
 use crate::oidc::provider::Metadata;
 use crate::oidc::{Provider, Providers};
+use crate::store::{LogoutScope, LogoutToken};
 
-pub const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-/// How old a logout token may be, and how far in the future its `iat` may lie.
+const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// How old a logout token may be.
 const MAX_AGE_SECS: i64 = 5 * 60;
-const CLOCK_SKEW_SECS: i64 = 60;
 /// Only asymmetric signatures: a provider's logout token is never HMAC'd or unsigned.
 const ALLOWED: [Algorithm; 7] = [
     Algorithm::RS256,
@@ -34,13 +33,38 @@ const ALLOWED: [Algorithm; 7] = [
 
 /// What a verified logout token asks for.
 #[derive(Debug, Clone)]
-pub struct LogoutRequest {
+pub(crate) struct LogoutRequest {
     pub provider: String,
     pub issuer: String,
     pub jti: String,
-    pub sub: Option<String>,
-    pub sid: Option<String>,
+    pub ends: Ends,
     pub expires_at: DateTime<Utc>,
+}
+
+/// Which sessions a logout token ends.
+#[derive(Debug, Clone)]
+pub(crate) enum Ends {
+    /// One provider session (`sid`), of that user if `sub` is given too.
+    ProviderSession { sid: String, sub: Option<String> },
+    /// Every session of the user (`sub` alone).
+    User { sub: String },
+}
+
+impl LogoutRequest {
+    /// The request as the store acts on it.
+    pub fn as_token(&self) -> LogoutToken<'_> {
+        let scope = match &self.ends {
+            Ends::ProviderSession { sid, sub } => LogoutScope::ProviderSession { sid, sub: sub.as_deref() },
+            Ends::User { sub } => LogoutScope::User { sub },
+        };
+        LogoutToken {
+            provider: &self.provider,
+            issuer: &self.issuer,
+            jti: &self.jti,
+            expires_at: self.expires_at,
+            scope,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,13 +79,19 @@ struct LogoutClaims {
     nonce: Option<Value>,
 }
 
-fn refuse(reason: impl Into<String>) -> AppError {
-    AppError::InvalidLogoutToken(reason.into())
+/// Only to pick the provider whose keys then verify the token.
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    iss: String,
+}
+
+fn refuse(reason: impl Into<String>) -> Error {
+    Error::InvalidLogoutToken(reason.into())
 }
 
 /// Verifies `token` completely: signature, `typ`, iss, aud, iat, exp, the back-channel
 /// event, `sid` and/or `sub`, no `nonce`, a `jti`. Replay is the caller's check.
-pub async fn verify(token: &str, providers: &Providers) -> Result<LogoutRequest, AppError> {
+pub(crate) async fn verify(token: &str, providers: &Providers) -> Result<LogoutRequest, Error> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| refuse(format!("unreadable header: {e}")))?;
     if !ALLOWED.contains(&header.alg) {
         return Err(refuse(format!("algorithm {:?} not accepted", header.alg)));
@@ -73,7 +103,10 @@ pub async fn verify(token: &str, providers: &Providers) -> Result<LogoutRequest,
             return Err(refuse(format!("typ {typ} not accepted")));
         }
     }
-    let issuer = unverified_issuer(token)?;
+    let issuer = jsonwebtoken::dangerous::insecure_decode::<UnverifiedIssuer>(token)
+        .map_err(|e| refuse(format!("unreadable payload: {e}")))?
+        .claims
+        .iss;
     let (provider, metadata) = provider_for(&issuer, providers).await?;
     let kid = header.kid.clone().ok_or_else(|| refuse("no kid in the header"))?;
     let key = match decoding_key(&metadata, &kid)? {
@@ -88,13 +121,13 @@ pub async fn verify(token: &str, providers: &Providers) -> Result<LogoutRequest,
     validation.set_issuer(&[metadata.issuer().as_str()]);
     validation.set_audience(&[provider.config.client_id.as_str()]);
     validation.set_required_spec_claims(&["iss", "aud", "iat", "exp"]);
-    validation.leeway = CLOCK_SKEW_SECS as u64;
+    validation.leeway = CLOCK_SKEW.as_secs();
     let claims = jsonwebtoken::decode::<LogoutClaims>(token, &key, &validation)
         .map_err(|e| refuse(format!("verification failed: {e}")))?
         .claims;
 
     let now = Utc::now().timestamp();
-    if claims.iat > now + CLOCK_SKEW_SECS {
+    if claims.iat > now + CLOCK_SKEW.as_secs() as i64 {
         return Err(refuse("issued in the future"));
     }
     if now - claims.iat > MAX_AGE_SECS {
@@ -109,30 +142,22 @@ pub async fn verify(token: &str, providers: &Providers) -> Result<LogoutRequest,
         return Err(refuse("a logout token must not carry a nonce"));
     }
     let sub = claims.sub.filter(|sub| !sub.is_empty());
-    let sid = claims.sid.filter(|sid| !sid.is_empty());
-    if sub.is_none() && sid.is_none() {
-        return Err(refuse("neither sid nor sub"));
-    }
+    let ends = match (claims.sid.filter(|sid| !sid.is_empty()), sub) {
+        (Some(sid), sub) => Ends::ProviderSession { sid, sub },
+        (None, Some(sub)) => Ends::User { sub },
+        (None, None) => return Err(refuse("neither sid nor sub")),
+    };
     let jti = claims.jti.filter(|jti| !jti.is_empty() && jti.len() <= 256).ok_or_else(|| refuse("no usable jti"))?;
     Ok(LogoutRequest {
         provider: provider.name.clone(),
         issuer: claims.iss,
         jti,
-        sub,
-        sid,
+        ends,
         expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
     })
 }
 
-/// The `iss` claim before verification, only to pick the provider whose keys verify it.
-fn unverified_issuer(token: &str) -> Result<String, AppError> {
-    let payload = token.split('.').nth(1).ok_or_else(|| refuse("not a compact JWT"))?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| refuse("payload is not base64url"))?;
-    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| refuse("payload is not JSON"))?;
-    claims.get("iss").and_then(Value::as_str).map(str::to_string).ok_or_else(|| refuse("no iss"))
-}
-
-async fn provider_for(issuer: &str, providers: &Providers) -> Result<(Arc<Provider>, Arc<Metadata>), AppError> {
+async fn provider_for(issuer: &str, providers: &Providers) -> Result<(Arc<Provider>, Arc<Metadata>), Error> {
     for provider in providers.iter() {
         let Ok(metadata) = provider.metadata_or_discover().await else { continue };
         if metadata.issuer().as_str() == issuer {
@@ -143,8 +168,8 @@ async fn provider_for(issuer: &str, providers: &Providers) -> Result<(Arc<Provid
 }
 
 /// The key for `kid` from the provider's cached JWKS, if it has one.
-fn decoding_key(metadata: &Metadata, kid: &str) -> Result<Option<DecodingKey>, AppError> {
-    let json = serde_json::to_value(metadata.jwks()).map_err(|e| AppError::Internal(format!("JWKS: {e}")))?;
+fn decoding_key(metadata: &Metadata, kid: &str) -> Result<Option<DecodingKey>, Error> {
+    let json = serde_json::to_value(metadata.jwks()).map_err(|e| Error::internal_from("JWKS", e))?;
     // Keys of types jsonwebtoken does not know (e.g. encryption keys) are skipped.
     let keys: Vec<Value> = json.get("keys").and_then(Value::as_array).cloned().unwrap_or_default();
     let usable: Vec<Value> =

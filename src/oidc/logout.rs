@@ -1,109 +1,73 @@
 //! RP-initiated logout: after the local session is gone, the browser is sent to the
 //! provider's end_session_endpoint so that the IdP's SSO session ends too, and comes
-//! back to `/signed-out` with a `state` that page checks.
+//! back to latchkey's signed-out page with a `state` that page checks.
+
+use std::time::Duration;
 
 use openidconnect::CsrfToken;
-use rocket::http::{Cookie, CookieJar, SameSite, Status};
-use rocket::request::{FromRequest, Outcome, Request};
-use rocket::response::Redirect;
+use rocket::http::CookieJar;
 use url::Url;
 
-use crate::config::AuthConfig;
-use crate::crypto::TokenCipher;
-use crate::error::AppError;
-use crate::oidc::Providers;
-use crate::session::cookie;
-use crate::session::store::EndedSession;
+use crate::shared::Shared;
+use crate::store::EndedSession;
 
-/// The end of every sign-out, once the rows are gone: the cookie cleared, then off to the
-/// IdP's end-session endpoint (or straight to `/signed-out`).
-pub struct SignOut<'r> {
-    config: &'r AuthConfig,
-    providers: &'r Providers,
-    cipher: &'r TokenCipher,
-    jar: &'r CookieJar<'r>,
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for SignOut<'r> {
-    type Error = AppError;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let rocket = request.rocket();
-        match (rocket.state::<AuthConfig>(), rocket.state::<Providers>(), rocket.state::<TokenCipher>()) {
-            (Some(config), Some(providers), Some(cipher)) => {
-                Outcome::Success(SignOut { config, providers, cipher, jar: request.cookies() })
-            }
-            _ => Outcome::Error((Status::InternalServerError, AppError::Internal("latchkey is not attached".into()))),
-        }
-    }
-}
-
-impl SignOut<'_> {
-    /// `ended` is the deleted session of this device, if it still existed.
-    pub fn finish(&self, ended: Option<EndedSession>) -> Redirect {
-        cookie::clear(self.jar, self.config);
-        let target = match ended {
-            Some(ended) => {
-                let hint = ended.id_token_hint(self.cipher);
-                redirect_after_sign_out(&ended.provider, hint.as_deref(), self.config, self.providers, self.jar)
-            }
-            None => "/signed-out".to_string(),
-        };
-        Redirect::to(target)
-    }
-}
+/// The column a session's ID token is sealed for (see `crypto`).
+pub(crate) const ID_TOKEN_COLUMN: &str = "sessions.id_token";
 
 const STATE_COOKIE: &str = "latchkey_logout";
+/// How long the browser may take at the provider's logout.
+const STATE_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
-/// Where to send the browser after the local session `provider` / `id_token` ended:
-/// the provider's end-session endpoint when it has one (and its metadata is loaded),
-/// otherwise straight to `/signed-out`.
-pub fn redirect_after_sign_out(
-    provider: &str,
-    id_token: Option<&str>,
-    config: &AuthConfig,
-    providers: &Providers,
-    jar: &CookieJar<'_>,
-) -> String {
-    let Some(provider) = providers.get(provider) else { return "/signed-out".into() };
-    let Some(metadata) = provider.metadata() else { return "/signed-out".into() };
-    let Some(endpoint) = metadata.additional_metadata().end_session_endpoint.as_ref() else {
-        return "/signed-out".into();
-    };
-    let Ok(mut url) = Url::parse(endpoint.as_str()) else { return "/signed-out".into() };
+/// The end of every sign-out, once the rows are gone: the cookie cleared, and where the
+/// browser goes next: the IdP's end-session endpoint (or straight to the signed-out
+/// page). `ended` is the deleted session of this device, if it still existed.
+pub(crate) fn finish(shared: &Shared, jar: &CookieJar<'_>, ended: Option<EndedSession>) -> String {
+    shared.cookies.clear_session(jar);
+    let target = ended.and_then(|ended| provider_logout(shared, jar, &ended));
+    target.unwrap_or_else(|| shared.paths.signed_out.clone())
+}
+
+/// The provider's end-session URL for `ended`, when it has one (and its metadata is
+/// loaded); the state it will send back is remembered in a cookie.
+fn provider_logout(shared: &Shared, jar: &CookieJar<'_>, ended: &EndedSession) -> Option<String> {
+    let provider = shared.providers.get(&ended.provider)?;
+    let metadata = provider.metadata()?;
+    let endpoint = metadata.additional_metadata().end_session_endpoint.as_ref()?;
+    let mut url = Url::parse(endpoint.as_str()).ok()?;
+    let hint = ended.sealed_id_token.as_deref().and_then(|sealed| match shared.keyring.open(sealed, ID_TOKEN_COLUMN) {
+        Ok(token) => Some(token),
+        Err(error) => {
+            // Its key was retired: the IdP will ask the person to confirm instead.
+            tracing::warn!("stored ID token unusable as id_token_hint: {error}");
+            None
+        }
+    });
     let state = CsrfToken::new_random();
     let back = provider
         .config
         .post_logout_redirect
         .as_ref()
         .map(Url::to_string)
-        .unwrap_or_else(|| config.url_for("/signed-out"));
+        .unwrap_or_else(|| shared.config.url_for(&shared.paths.signed_out));
     {
         let mut query = url.query_pairs_mut();
-        if let Some(hint) = id_token {
+        if let Some(hint) = &hint {
             query.append_pair("id_token_hint", hint);
         }
         query.append_pair("post_logout_redirect_uri", &back);
         query.append_pair("client_id", &provider.config.client_id);
         query.append_pair("state", state.secret());
     }
-    jar.add_private(
-        Cookie::build((STATE_COOKIE, format!("{}:{}", provider.name, state.secret())))
-            .path("/signed-out")
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .secure(config.secure_cookies())
-            .max_age(rocket::time::Duration::minutes(10)),
-    );
-    url.to_string()
+    let value = format!("{}:{}", provider.name, state.secret());
+    jar.add_private(shared.cookies.build(STATE_COOKIE, value, &shared.paths.signed_out, Some(STATE_LIFETIME)));
+    Some(url.to_string())
 }
 
 /// The provider whose logout sent the browser back with this `state`, if it is the one
 /// this browser started; the state cookie is used up either way.
-pub fn returned_from(state: Option<&str>, jar: &CookieJar<'_>) -> Option<String> {
+pub(crate) fn returned_from(shared: &Shared, state: Option<&str>, jar: &CookieJar<'_>) -> Option<String> {
     let cookie = jar.get_private(STATE_COOKIE)?;
-    jar.remove_private(Cookie::build(STATE_COOKIE).path("/signed-out"));
+    jar.remove_private(shared.cookies.build(STATE_COOKIE, "", &shared.paths.signed_out, None));
     let (provider, expected) = cookie.value().split_once(':')?;
     (Some(expected) == state).then(|| provider.to_string())
 }

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use openidconnect::core::CoreJsonWebKeySet;
 use openidconnect::{IssuerUrl, JsonWebKeySetUrl, ProviderMetadataWithLogout};
-use rocket::fairing::AdHoc;
 use rocket::Shutdown;
 use serde::Serialize;
 
-use crate::config::{AuthConfig, ProviderConfig};
-use crate::error::AppError;
+use crate::config::{Config, ProviderConfig};
+use crate::error::{chain, Error};
 
 /// How long to wait for the IdP on any one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,17 +25,16 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 /// How often a loaded document is refreshed (key rotation, changed endpoints).
 const REFRESH_EVERY: Duration = Duration::from_secs(60 * 60);
 
-pub type Metadata = ProviderMetadataWithLogout;
+pub(crate) type Metadata = ProviderMetadataWithLogout;
 
 /// All configured providers, in configuration order.
-pub struct Providers {
+pub(crate) struct Providers {
     list: Vec<Arc<Provider>>,
 }
 
 impl Providers {
-    pub fn from_config(config: &AuthConfig) -> Result<Self, String> {
-        let http =
-            http_client().map_err(|error| format!("cannot build the HTTP client for OpenID Connect: {error}"))?;
+    pub fn from_config(config: &Config) -> Result<Self, reqwest::Error> {
+        let http = http_client()?;
         let list = config
             .providers
             .iter()
@@ -64,10 +62,6 @@ impl Providers {
     pub fn len(&self) -> usize {
         self.list.len()
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
 }
 
 /// The client used for every call to an IdP: no redirects (an IdP answer that redirects
@@ -80,7 +74,7 @@ fn http_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-pub struct Provider {
+pub(crate) struct Provider {
     pub name: String,
     pub config: ProviderConfig,
     pub http: reqwest::Client,
@@ -88,10 +82,18 @@ pub struct Provider {
     last_error: RwLock<Option<String>>,
 }
 
+/// Whether a part the app depends on answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Health {
+    Up,
+    Down,
+}
+
 /// What `/readyz` reports for one provider.
 #[derive(Debug, Serialize)]
-pub struct ProviderStatus {
-    pub status: &'static str,
+pub(crate) struct ProviderStatus {
+    pub status: Health,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -104,27 +106,26 @@ impl Provider {
 
     pub fn status(&self) -> ProviderStatus {
         match self.metadata() {
-            Some(_) => ProviderStatus { status: "up", error: None },
-            None => {
-                ProviderStatus { status: "down", error: self.last_error.read().ok().and_then(|guard| guard.clone()) }
-            }
+            Some(_) => ProviderStatus { status: Health::Up, error: None },
+            None => ProviderStatus {
+                status: Health::Down,
+                error: self.last_error.read().ok().and_then(|guard| guard.clone()),
+            },
         }
     }
 
     /// The cached document, or one discovery attempt now; `idp_unavailable` when neither.
-    pub async fn metadata_or_discover(&self) -> Result<Arc<Metadata>, AppError> {
+    pub async fn metadata_or_discover(&self) -> Result<Arc<Metadata>, Error> {
         match self.metadata() {
             Some(metadata) => Ok(metadata),
-            None => {
-                self.discover().await.map_err(|reason| AppError::IdpUnavailable { provider: self.name.clone(), reason })
-            }
+            None => self.discover().await,
         }
     }
 
     /// The metadata for a new sign-in, after checking that the IdP answers right now:
     /// sending a person to an IdP that is down would leave them at a browser error page,
     /// so that case is a 503 `idp_unavailable` here instead. One small request per sign-in.
-    pub async fn metadata_for_sign_in(&self) -> Result<Arc<Metadata>, AppError> {
+    pub async fn metadata_for_sign_in(&self) -> Result<Arc<Metadata>, Error> {
         let Some(metadata) = self.metadata() else { return self.metadata_or_discover().await };
         let discovery_url =
             format!("{}/.well-known/openid-configuration", self.config.issuer.as_str().trim_end_matches('/'));
@@ -132,16 +133,16 @@ impl Provider {
         match probe {
             Ok(response) if response.status().is_success() => Ok(metadata),
             Ok(response) => Err(self.unavailable(format!("discovery document answered {}", response.status()))),
-            Err(error) => Err(self.unavailable(crate::error::chain(&error))),
+            Err(error) => Err(self.unavailable(chain(&error))),
         }
     }
 
-    fn unavailable(&self, reason: String) -> AppError {
-        AppError::IdpUnavailable { provider: self.name.clone(), reason }
+    fn unavailable(&self, reason: String) -> Error {
+        Error::IdpUnavailable { provider: self.name.clone(), reason }
     }
 
     /// Fetches the discovery document and its JWKS, and caches both on success.
-    pub async fn discover(&self) -> Result<Arc<Metadata>, String> {
+    pub async fn discover(&self) -> Result<Arc<Metadata>, Error> {
         let issuer = IssuerUrl::from_url(self.config.issuer.clone());
         match Metadata::discover_async(issuer, &self.http).await {
             Ok(metadata) => {
@@ -151,22 +152,22 @@ impl Provider {
                 Ok(metadata)
             }
             Err(error) => {
-                let reason = crate::error::chain(&error);
+                let reason = chain(&error);
                 if let Ok(mut guard) = self.last_error.write() {
                     *guard = Some(reason.clone());
                 }
-                Err(reason)
+                Err(self.unavailable(reason))
             }
         }
     }
 
     /// Re-fetches only the signing keys, after a token named a `kid` we do not know.
-    pub async fn refresh_keys(&self) -> Result<Arc<Metadata>, AppError> {
+    pub async fn refresh_keys(&self) -> Result<Arc<Metadata>, Error> {
         let current = self.metadata_or_discover().await?;
         let jwks_url: JsonWebKeySetUrl = current.jwks_uri().clone();
         let keys = CoreJsonWebKeySet::fetch_async(&jwks_url, &self.http)
             .await
-            .map_err(|error| self.unavailable(crate::error::chain(&error)))?;
+            .map_err(|error| self.unavailable(chain(&error)))?;
         let refreshed = Arc::new((*current).clone().set_jwks(keys));
         self.store(Arc::clone(&refreshed));
         tracing::info!(provider = %self.name, "signing keys refreshed");
@@ -184,7 +185,7 @@ impl Provider {
 
     /// Discovers until it succeeds (backing off), then refreshes now and then; a failed
     /// refresh keeps the last good document. Ends when Rocket shuts down.
-    async fn keep_discovered(self: Arc<Self>, mut shutdown: Shutdown) {
+    pub async fn keep_discovered(self: Arc<Self>, mut shutdown: Shutdown) {
         let mut retry = RETRY_FIRST;
         loop {
             let wait = match self.discover().await {
@@ -192,8 +193,8 @@ impl Provider {
                     retry = RETRY_FIRST;
                     REFRESH_EVERY
                 }
-                Err(reason) => {
-                    tracing::warn!(provider = %self.name, "discovery failed, retrying in {retry:?}: {reason}");
+                Err(error) => {
+                    tracing::warn!(provider = %self.name, "discovery failed, retrying in {retry:?}: {}", chain(&error));
                     let wait = retry;
                     retry = (retry * 2).min(RETRY_MAX);
                     wait
@@ -205,16 +206,4 @@ impl Provider {
             }
         }
     }
-}
-
-/// Starts background discovery for every provider at liftoff.
-pub fn discovery() -> AdHoc {
-    AdHoc::on_liftoff("OpenID Connect discovery", |rocket| {
-        Box::pin(async move {
-            let Some(providers) = rocket.state::<Providers>() else { return };
-            for provider in providers.iter() {
-                tokio::spawn(Arc::clone(provider).keep_discovered(rocket.shutdown()));
-            }
-        })
-    })
 }

@@ -6,7 +6,7 @@ use rocket::http::uri::Origin;
 
 const MAX_LEN: usize = 2048;
 
-pub fn sanitize(raw: Option<&str>) -> String {
+pub(crate) fn sanitize(raw: Option<&str>) -> String {
     raw.filter(|path| is_safe(path)).map(str::to_string).unwrap_or_else(|| "/".to_string())
 }
 

@@ -1,30 +1,35 @@
-//! Sign-in: `/auth/login` starts the flow (or shows the provider chooser) and
-//! `/auth/callback` finishes it, creating the user, account and session in one transaction.
+//! Sign-in: `auth/login` starts the flow (or offers a choice of providers) and
+//! `auth/callback` finishes it: the app's hooks decide, then the user, account and
+//! session are written in one transaction.
 
 use rocket::http::CookieJar;
 use rocket::response::Redirect;
-use rocket::State;
-use rocket_db_pools::Connection;
-use rocket_dyn_templates::{context, Template};
 
-use crate::accounts;
-use crate::config::AuthConfig;
-use crate::crypto::TokenCipher;
-use crate::db::AuthDb;
-use crate::error::AppError;
+use crate::error::Error;
 use crate::guards::ClientInfo;
-use crate::oidc::flow::{self, CallbackParams};
-use crate::oidc::{return_to, Providers};
-use crate::session::{cookie, NewSession, SessionStore, SessionToken};
+use crate::hooks::{Event, SignIn};
+use crate::oidc::flow::{self, CallbackParams, Completed};
+use crate::oidc::logout::ID_TOKEN_COLUMN;
+use crate::oidc::return_to;
+use crate::session::SessionToken;
+use crate::shared::{Ctx, Shared};
+use crate::store::{AccountTokens, NewSession, NewSignIn, SignInOutcome};
 
-pub fn routes() -> Vec<rocket::Route> {
+/// Most the app's extra profile fields may take, serialized: they are read with the
+/// session on every guarded request.
+const EXTRA_MAX_BYTES: usize = 8 * 1024;
+
+pub(crate) fn routes() -> Vec<rocket::Route> {
     rocket::routes![login, callback]
 }
 
 #[derive(rocket::Responder)]
-pub enum LoginResponse {
-    Redirect(Redirect),
-    Chooser(Template),
+enum LoginResponse {
+    Redirect(Box<Redirect>),
+    #[cfg(feature = "pages")]
+    Chooser(rocket::response::content::RawHtml<String>),
+    #[cfg(not(feature = "pages"))]
+    Chooser(rocket::serde::json::Json<serde_json::Value>),
 }
 
 /// `prompt=login` (the only prompt value accepted) makes the IdP ask for credentials even
@@ -34,60 +39,139 @@ async fn login(
     return_to: Option<&str>,
     provider: Option<&str>,
     prompt: Option<&str>,
-    providers: &State<Providers>,
-    config: &State<AuthConfig>,
+    shared: Ctx<'_>,
     jar: &CookieJar<'_>,
-) -> Result<LoginResponse, AppError> {
+) -> Result<LoginResponse, Error> {
     let return_to = return_to::sanitize(return_to);
+    let force_login = prompt == Some("login");
     let chosen = match provider {
-        Some(name) => providers.get(name).ok_or(AppError::UnknownProvider)?,
-        None if providers.len() == 1 => providers.iter().next().ok_or(AppError::UnknownProvider)?,
-        None => {
-            let choices: Vec<_> =
-                providers.iter().map(|p| context! { name: &p.name, label: p.config.display_name(&p.name) }).collect();
-            return Ok(LoginResponse::Chooser(Template::render(
-                "choose_provider",
-                context! { providers: choices, return_to: &return_to, prompt: prompt == Some("login") },
-            )));
-        }
+        Some(name) => shared.providers.get(name).ok_or(Error::UnknownProvider)?,
+        None if shared.providers.len() == 1 => shared.providers.iter().next().ok_or(Error::UnknownProvider)?,
+        None => return chooser(&shared, &return_to, force_login).map(LoginResponse::Chooser),
     };
     let metadata = chosen.metadata_for_sign_in().await?;
-    let force_login = prompt == Some("login") || cookie::reauth_required(jar);
-    let url = flow::start(chosen, &metadata, config, return_to, force_login, jar)?;
-    Ok(LoginResponse::Redirect(Redirect::to(url)))
+    let force_login = force_login || shared.cookies.reauth_required(jar);
+    let url = flow::start(chosen, &metadata, &shared, return_to, force_login, jar)?;
+    Ok(LoginResponse::Redirect(Box::new(Redirect::to(url))))
+}
+
+#[cfg(feature = "pages")]
+fn chooser(
+    shared: &Shared,
+    return_to: &str,
+    prompt: bool,
+) -> Result<rocket::response::content::RawHtml<String>, Error> {
+    let providers: Vec<_> = shared
+        .providers
+        .iter()
+        .map(|p| serde_json::json!({ "name": &p.name, "label": p.config.display_name(&p.name) }))
+        .collect();
+    let layout = crate::guards::Layout::new(shared, None);
+    shared.pages.render(
+        "choose_provider",
+        &serde_json::json!({ "layout": layout, "providers": providers, "return_to": return_to, "prompt": prompt }),
+    )
+}
+
+/// Without pages: the choice as JSON, each with the link that starts it.
+#[cfg(not(feature = "pages"))]
+fn chooser(
+    shared: &Shared,
+    return_to: &str,
+    prompt: bool,
+) -> Result<rocket::serde::json::Json<serde_json::Value>, Error> {
+    let query = |name: &str| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("provider", name).append_pair("return_to", return_to);
+        if prompt {
+            query.append_pair("prompt", "login");
+        }
+        query.finish()
+    };
+    let providers: Vec<_> = shared
+        .providers
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "name": &p.name, "label": p.config.display_name(&p.name),
+                "login_url": format!("{}?{}", shared.paths.login, query(&p.name)),
+            })
+        })
+        .collect();
+    Ok(rocket::serde::json::Json(serde_json::json!({ "providers": providers })))
 }
 
 #[rocket::get("/auth/callback?<params..>")]
 async fn callback(
     params: CallbackParams<'_>,
-    providers: &State<Providers>,
-    config: &State<AuthConfig>,
+    shared: Ctx<'_>,
     client: ClientInfo,
-    cipher: &State<TokenCipher>,
     jar: &CookieJar<'_>,
-    mut db: Connection<AuthDb>,
-) -> Result<Redirect, AppError> {
-    let completed = flow::finish(&params, providers, config, jar).await?;
-    let allow_linking = providers.get(&completed.provider).is_some_and(|p| p.config.allow_email_linking);
+) -> Result<Redirect, Error> {
+    let completed = flow::finish(&params, &shared, jar).await?;
+    let sign_in = SignIn { provider: &completed.provider.name, subject: &completed.subject, claims: &completed.claims };
+    let profile =
+        shared.hooks.profile(&sign_in, completed.profile.clone(), shared.rocket).await.map_err(Error::SignInRefused)?;
+    shared.hooks.allow_sign_in(&sign_in, &profile, shared.rocket).await.map_err(Error::SignInRefused)?;
+    let extra_size = serde_json::to_string(&profile.extra).map_or(usize::MAX, |text| text.len());
+    if extra_size > EXTRA_MAX_BYTES {
+        return Err(Error::internal(format!(
+            "the profile hook's extra fields take {extra_size} bytes, over {EXTRA_MAX_BYTES}"
+        )));
+    }
 
     // A fresh token at every sign-in: nothing an attacker planted survives it.
     let token = SessionToken::generate();
-    let mut tx = rocket_db_pools::sqlx::Connection::begin(&mut **db).await?;
-    let user_id =
-        accounts::upsert(&mut tx, &completed.identity, &completed.account_tokens(), cipher, allow_linking).await?;
-    let new = NewSession {
-        user_id,
-        provider: &completed.provider,
-        idp_sid: completed.idp_sid.as_deref(),
-        id_token: Some(&completed.id_token),
-        user_agent: client.user_agent.as_deref(),
-        ip: client.ip,
+    let new = NewSignIn {
+        provider: &completed.provider.name,
+        subject: &completed.subject,
+        profile: &profile,
+        allow_email_linking: completed.provider.config.allow_email_linking,
+        tokens: sealed_tokens(&shared, &completed)?,
+        token: &token,
+        session: NewSession {
+            provider: &completed.provider.name,
+            idp_sid: completed.idp_sid.as_deref(),
+            sealed_id_token: Some(seal(&shared, &completed.id_token, ID_TOKEN_COLUMN)?),
+            user_agent: client.user_agent.as_deref(),
+            ip: client.ip,
+        },
     };
-    let (session_id, _expires_at) = SessionStore::create(&config.session, cipher, &mut tx, &token, new).await?;
-    tx.commit().await?;
+    let signed_in = match shared.store.sign_in(new).await? {
+        SignInOutcome::SignedIn(signed_in) => signed_in,
+        SignInOutcome::EmailTaken => return Err(Error::AccountNotLinked),
+    };
 
-    tracing::info!(%user_id, %session_id, provider = %completed.provider, "signed in");
-    cookie::set(jar, config, &token, config.session.max_age);
-    cookie::clear_reauth(jar);
+    let (user_id, session_id) = (signed_in.user_id, signed_in.session_id);
+    tracing::info!(%user_id, %session_id, provider = %completed.provider.name, "signed in");
+    shared.cookies.set_session(jar, &token, shared.config.session.max_age);
+    shared.cookies.clear_reauth(jar);
+    let event = Event::SignedIn {
+        user_id,
+        session_id,
+        provider: completed.provider.name.clone(),
+        new_user: signed_in.new_user,
+    };
+    shared.hooks.on_event(&event, shared.rocket).await;
     Ok(Redirect::to(completed.return_to))
+}
+
+fn seal(shared: &Shared, text: &str, column: &str) -> Result<String, Error> {
+    shared.keyring.seal(text, column).map_err(|e| Error::internal_from(format!("sealing {column}"), e))
+}
+
+/// The token endpoint's answer as the account row keeps it.
+fn sealed_tokens<'a>(shared: &Shared, completed: &'a Completed) -> Result<AccountTokens<'a>, Error> {
+    Ok(AccountTokens {
+        sealed_access_token: seal(shared, &completed.access_token, "accounts.access_token")?,
+        sealed_refresh_token: match &completed.refresh_token {
+            Some(token) => Some(seal(shared, token, "accounts.refresh_token")?),
+            None => None,
+        },
+        sealed_id_token: seal(shared, &completed.id_token, "accounts.id_token")?,
+        expires_at: completed.expires_at,
+        token_type: &completed.token_type,
+        scope: completed.scope.as_deref(),
+        session_state: completed.session_state.as_deref(),
+    })
 }

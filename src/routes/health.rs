@@ -2,13 +2,12 @@
 
 use rocket::http::Status;
 use rocket::serde::json::{json, Json, Value};
-use rocket::State;
-use rocket_db_pools::sqlx;
 
-use crate::db::AuthDb;
-use crate::oidc::Providers;
+use crate::error::chain;
+use crate::oidc::provider::Health;
+use crate::shared::Ctx;
 
-pub fn routes() -> Vec<rocket::Route> {
+pub(crate) fn routes() -> Vec<rocket::Route> {
     rocket::routes![healthz, readyz]
 }
 
@@ -21,16 +20,15 @@ fn healthz() -> Json<Value> {
 /// Ready when the database answers and every provider's metadata is loaded; 503 naming
 /// the part that is down otherwise.
 #[rocket::get("/readyz")]
-async fn readyz(db: &AuthDb, providers: &State<Providers>) -> (Status, Json<Value>) {
-    let database = match sqlx::query("SELECT 1").execute(db.pool()).await {
-        Ok(_) => json!({ "status": "up" }),
-        Err(error) => json!({ "status": "down", "error": crate::error::chain(&error) }),
+async fn readyz(shared: Ctx<'_>) -> (Status, Json<Value>) {
+    let (database, mut ready) = match shared.store.ping().await {
+        Ok(()) => (json!({ "status": Health::Up }), true),
+        Err(error) => (json!({ "status": Health::Down, "error": chain(&error) }), false),
     };
-    let mut ready = database["status"] == "up";
     let mut idps = serde_json::Map::new();
-    for provider in providers.iter() {
+    for provider in shared.providers.iter() {
         let status = provider.status();
-        ready &= status.status == "up";
+        ready &= status.status == Health::Up;
         idps.insert(provider.name.clone(), json!(status));
     }
     let body = json!({

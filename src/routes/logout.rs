@@ -1,51 +1,102 @@
-//! Signing out: `/auth/logout` (a confirm page on GET, the sign-out on POST, which also
-//! ends the IdP session) and `/auth/backchannel-logout`, where the IdP tells us that
-//! sessions ended on its side.
+//! Signing out: `auth/logout` (a confirm page on GET, the sign-out on POST, which also
+//! ends the IdP session), the signed-out page, and `auth/backchannel-logout`, where the
+//! IdP tells us that sessions ended on its side.
 
 use rocket::form::Form;
-use rocket::http::Header;
+use rocket::http::{CookieJar, Header};
 use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
-use rocket::State;
-use rocket_db_pools::sqlx::{self, Acquire};
-use rocket_db_pools::Connection;
-use rocket_dyn_templates::{context, Template};
 
-use crate::db::AuthDb;
-use crate::error::AppError;
-use crate::guards::{AuthenticatedUser, CsrfCheck};
-use crate::oidc::logout::SignOut;
-use crate::oidc::{backchannel, Providers};
-use crate::routes::sessions::CsrfForm;
-use crate::session::SessionStore;
+use crate::error::Error;
+use crate::guards::{CsrfCheck, SignedIn};
+use crate::hooks::Event;
+use crate::oidc::{backchannel, logout};
+use crate::shared::{Ctx, Shared};
 
-pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![confirm, confirm_signed_out, sign_out, backchannel_logout]
+pub(crate) fn routes() -> Vec<rocket::Route> {
+    #[cfg(feature = "pages")]
+    return rocket::routes![confirm, sign_out, signed_out, backchannel_logout];
+    #[cfg(not(feature = "pages"))]
+    return rocket::routes![sign_out, signed_out, backchannel_logout];
 }
 
-/// GET changes nothing: it asks.
+/// A form's CSRF token field.
+#[derive(rocket::FromForm)]
+pub(crate) struct CsrfForm<'r> {
+    pub csrf_token: Option<&'r str>,
+}
+
+#[cfg(feature = "pages")]
+#[derive(rocket::Responder)]
+enum Confirm {
+    Page(rocket::response::content::RawHtml<String>),
+    AlreadySignedOut(Box<Redirect>),
+}
+
+/// GET changes nothing: it asks (or, signed out already, says so).
+#[cfg(feature = "pages")]
 #[rocket::get("/auth/logout")]
-fn confirm(user: AuthenticatedUser) -> Template {
-    Template::render("logout", context! { viewer: user.viewer() })
-}
-
-#[rocket::get("/auth/logout", rank = 2)]
-fn confirm_signed_out() -> Redirect {
-    Redirect::to("/signed-out")
+fn confirm(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Confirm, Error> {
+    match signed_in.0 {
+        Ok(user) => {
+            let layout = crate::guards::Layout::new(&shared, Some(&user));
+            shared.pages.render("logout", &json!({ "layout": layout })).map(Confirm::Page)
+        }
+        Err(Error::Unauthenticated) => {
+            Ok(Confirm::AlreadySignedOut(Box::new(Redirect::to(shared.paths.signed_out.clone()))))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 #[rocket::post("/auth/logout", data = "<form>")]
 async fn sign_out(
     form: Form<CsrfForm<'_>>,
-    user: AuthenticatedUser,
+    signed_in: SignedIn,
     csrf: CsrfCheck,
-    store: SessionStore<'_>,
-    sign_out: SignOut<'_>,
-) -> Result<Redirect, AppError> {
+    shared: Ctx<'_>,
+    jar: &CookieJar<'_>,
+) -> Result<Redirect, Error> {
+    let user = signed_in.0?;
     csrf.verify(&user, form.csrf_token)?;
-    let ended = store.end(user.session_id).await?;
-    tracing::info!(user_id = %user.user_id, session_id = %user.session_id, "signed out");
-    Ok(sign_out.finish(ended))
+    let ended = shared.store.end(user.session.id).await?;
+    tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
+    shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
+    Ok(Redirect::to(logout::finish(&shared, jar, ended)))
+}
+
+/// Where people land after signing out (here, everywhere, or back from the IdP's logout,
+/// whose `state` must be the one this browser was sent with).
+#[rocket::get("/signed-out?<state>")]
+fn signed_out(state: Option<&str>, jar: &CookieJar<'_>, shared: Ctx<'_>) -> Result<SignedOutPage, Error> {
+    let provider = logout::returned_from(&shared, state, jar);
+    let name = provider.as_deref().map(|name| match shared.providers.get(name) {
+        Some(provider) => provider.config.display_name(&provider.name).to_string(),
+        None => name.to_string(),
+    });
+    signed_out_page(&shared, provider.as_deref(), name.as_deref())
+}
+
+#[cfg(feature = "pages")]
+type SignedOutPage = rocket::response::content::RawHtml<String>;
+
+#[cfg(feature = "pages")]
+fn signed_out_page(shared: &Shared, _provider: Option<&str>, name: Option<&str>) -> Result<SignedOutPage, Error> {
+    let message = match name {
+        Some(name) => format!("You are signed out of {} and of {name}.", shared.site_name),
+        None => format!("You are signed out of {}.", shared.site_name),
+    };
+    shared
+        .pages
+        .render("signed_out", &json!({ "layout": crate::guards::Layout::new(shared, None), "message": message }))
+}
+
+#[cfg(not(feature = "pages"))]
+type SignedOutPage = Json<Value>;
+
+#[cfg(not(feature = "pages"))]
+fn signed_out_page(_: &Shared, provider: Option<&str>, _: Option<&str>) -> Result<SignedOutPage, Error> {
+    Ok(Json(json!({ "signed_out": true, "provider": provider })))
 }
 
 #[derive(rocket::FromForm)]
@@ -60,54 +111,19 @@ struct NoStore<T>(T, Header<'static>);
 /// Verified, not replayed, then the sessions it names are deleted, all in one
 /// transaction; anything invalid is 400 and deletes nothing.
 #[rocket::post("/auth/backchannel-logout", data = "<form>")]
-async fn backchannel_logout(
-    form: Form<BackchannelForm<'_>>,
-    providers: &State<Providers>,
-    mut db: Connection<AuthDb>,
-) -> Result<NoStore<Json<Value>>, AppError> {
+async fn backchannel_logout(form: Form<BackchannelForm<'_>>, shared: Ctx<'_>) -> Result<NoStore<Json<Value>>, Error> {
     let token = form.logout_token.filter(|token| !token.is_empty() && token.len() <= 16 * 1024);
-    let token = token.ok_or_else(|| AppError::InvalidLogoutToken("no logout_token".into()))?;
-    let request = backchannel::verify(token, providers).await?;
+    let token = token.ok_or_else(|| Error::InvalidLogoutToken("no logout_token".into()))?;
+    let request = backchannel::verify(token, &shared.providers).await?;
+    let deleted = shared
+        .store
+        .backchannel_logout(&request.as_token())
+        .await?
+        .ok_or_else(|| Error::InvalidLogoutToken("this token was already used".into()))?;
 
-    let mut tx = (&mut **db).begin().await?;
-    let fresh = sqlx::query(
-        "INSERT INTO logout_token_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(&request.issuer)
-    .bind(&request.jti)
-    .bind(request.expires_at)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if fresh == 0 {
-        return Err(AppError::InvalidLogoutToken("this token was already used".into()));
-    }
-    let deleted = match (&request.sid, &request.sub) {
-        // A sid names one IdP session; with a sub too, it must also be that user's.
-        (Some(sid), sub) => sqlx::query(
-            "DELETE FROM sessions s
-              WHERE s.provider = $1 AND s.idp_sid = $2
-                AND ($3::text IS NULL OR EXISTS (
-                    SELECT 1 FROM accounts a
-                     WHERE a.user_id = s.user_id AND a.provider = $1 AND a.provider_account_id = $3))",
-        )
-        .bind(&request.provider)
-        .bind(sid)
-        .bind(sub.as_deref()),
-        // Only a sub: every session of that user at this provider.
-        (None, Some(sub)) => sqlx::query(
-            "DELETE FROM sessions s USING accounts a
-              WHERE a.user_id = s.user_id AND a.provider = $1 AND a.provider_account_id = $2 AND s.provider = $1",
-        )
-        .bind(&request.provider)
-        .bind(sub),
-        (None, None) => return Err(AppError::InvalidLogoutToken("neither sid nor sub".into())),
-    }
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-
-    tracing::info!(provider = %request.provider, by_sid = request.sid.is_some(), deleted, "back-channel logout");
+    let by_sid = matches!(request.ends, backchannel::Ends::ProviderSession { .. });
+    tracing::info!(provider = %request.provider, by_sid, deleted, "back-channel logout");
+    let event = Event::BackchannelLogout { provider: request.provider.clone(), sessions: deleted };
+    shared.hooks.on_event(&event, shared.rocket).await;
     Ok(NoStore(Json(json!({ "deleted": deleted })), Header::new("Cache-Control", "no-store")))
 }

@@ -1,9 +1,10 @@
-//! HTTP routes and catchers, grouped by area; `lib.rs` mounts them.
+//! HTTP routes and catchers, grouped by area; the fairing mounts them under the base path.
 
-pub mod assets;
-pub mod auth;
-pub mod catchers;
-pub mod health;
-pub mod logout;
-pub mod pages;
-pub mod sessions;
+pub(crate) mod api;
+#[cfg(feature = "pages")]
+pub(crate) mod assets;
+pub(crate) mod auth;
+pub(crate) mod catchers;
+pub(crate) mod health;
+pub(crate) mod logout;
+pub(crate) mod sessions;

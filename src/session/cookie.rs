@@ -1,107 +1,139 @@
-//! The session cookie: HttpOnly, SameSite=Lax (the IdP's redirect back is a cross-site
-//! navigation), Path=/, and Secure with the `__Host-` prefix whenever the site is https.
+//! Every cookie latchkey sets, built in one place: HttpOnly, SameSite=Lax (the provider's
+//! redirect back is a cross-site navigation), and Secure whenever the site is https. The
+//! session cookie is site-wide (Path=/, the `__Host-` prefix over https); the sign-in
+//! flow's cookies live under the base path's `/auth`.
 
 use std::time::Duration;
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::Request;
 
-use crate::config::AuthConfig;
+use crate::config::Config;
+use crate::paths::Paths;
 use crate::session::SessionToken;
 
 const PLAIN_NAME: &str = "latchkey_session";
+const HOST_NAME: &str = "__Host-latchkey_session";
 /// Left behind when a stale session cookie is cleared: the next sign-in from this
 /// browser asks the IdP for credentials (`prompt=login`) instead of riding its single
 /// sign-on session, so a device whose session was revoked cannot slip back in silently.
 const REAUTH_NAME: &str = "latchkey_reauth";
-const HOST_NAME: &str = "__Host-latchkey_session";
+/// How long the re-authentication mark lasts.
+const REAUTH_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Most session cookies of one request that are looked up: bounds what one request costs.
 const MAX_CANDIDATES: usize = 4;
 
-pub fn name(config: &AuthConfig) -> &'static str {
-    if config.secure_cookies() {
-        HOST_NAME
-    } else {
-        PLAIN_NAME
+/// The attributes of latchkey's cookies, from the configuration and the base path.
+#[derive(Debug, Clone)]
+pub(crate) struct CookiePolicy {
+    secure: bool,
+    auth_path: String,
+}
+
+impl CookiePolicy {
+    pub fn new(config: &Config, paths: &Paths) -> CookiePolicy {
+        CookiePolicy { secure: config.secure_cookies(), auth_path: paths.auth_cookies.clone() }
     }
-}
 
-/// The token in the request's cookie, if it is well formed.
-pub fn read(jar: &CookieJar<'_>, config: &AuthConfig) -> Option<SessionToken> {
-    jar.get(name(config)).and_then(|cookie| SessionToken::parse(cookie.value()))
-}
+    /// A cookie with latchkey's attributes, on `path`, kept for `lifetime` (a browser
+    /// session when `None`).
+    pub fn build(
+        &self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+        path: &str,
+        lifetime: Option<Duration>,
+    ) -> Cookie<'static> {
+        let mut cookie = Cookie::build((name.into(), value.into()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path(path.to_string())
+            .secure(self.secure)
+            .build();
+        if let Some(lifetime) = lifetime {
+            cookie.set_max_age(rocket::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)));
+        }
+        cookie
+    }
 
-/// Every well-formed session token the request carries, in the order sent (the last
-/// `MAX_CANDIDATES`). A browser sends two cookies of one name when it holds them for
-/// different paths or domains; Rocket's jar keeps only the last, so a junk one after the
-/// real one would hide it.
-pub fn candidates(request: &Request<'_>, config: &AuthConfig) -> Vec<SessionToken> {
-    let name = name(config);
-    let mut tokens: Vec<SessionToken> = Vec::new();
-    let sent = request.headers().get("Cookie").flat_map(|header| header.split(';'));
-    for (key, value) in sent.filter_map(|pair| pair.trim().split_once('=')) {
-        if key.trim() == name {
-            if let Some(token) = SessionToken::parse(value.trim()) {
-                tokens.retain(|seen| seen != &token);
+    /// A cookie of the sign-in flow (under the base path's `/auth`).
+    pub fn auth_cookie(
+        &self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+        lifetime: Duration,
+    ) -> Cookie<'static> {
+        self.build(name, value, &self.auth_path.clone(), Some(lifetime))
+    }
+
+    /// The removal of a cookie set by [`auth_cookie`](Self::auth_cookie).
+    pub fn auth_cookie_removal(&self, name: impl Into<String>) -> Cookie<'static> {
+        self.build(name, "", &self.auth_path.clone(), None)
+    }
+
+    pub fn session_name(&self) -> &'static str {
+        if self.secure {
+            HOST_NAME
+        } else {
+            PLAIN_NAME
+        }
+    }
+
+    /// Every well-formed session token the request carries, in the order sent (the last
+    /// `MAX_CANDIDATES`). A browser sends two cookies of one name when it holds them for
+    /// different paths or domains; Rocket's jar keeps only the last, so a junk one after
+    /// the real one would hide it.
+    pub fn candidates(&self, request: &Request<'_>) -> Vec<SessionToken> {
+        let name = self.session_name();
+        let mut tokens: Vec<SessionToken> = Vec::new();
+        let sent = request.headers().get("Cookie").flat_map(|header| header.split(';'));
+        for (key, value) in sent.filter_map(|pair| pair.trim().split_once('=')) {
+            if key.trim() == name {
+                if let Some(token) = SessionToken::parse(value.trim()) {
+                    tokens.retain(|seen| seen != &token);
+                    tokens.push(token);
+                }
+            }
+        }
+        // Requests made in-process (Rocket's local client) have a jar but no Cookie header.
+        let in_jar = request.cookies().get(name).and_then(|cookie| SessionToken::parse(cookie.value()));
+        if let Some(token) = in_jar {
+            if !tokens.contains(&token) {
                 tokens.push(token);
             }
         }
+        let skip = tokens.len().saturating_sub(MAX_CANDIDATES);
+        tokens.split_off(skip)
     }
-    // Requests made in-process (Rocket's local client) have a jar but no Cookie header.
-    if let Some(token) = read(request.cookies(), config) {
-        if !tokens.contains(&token) {
-            tokens.push(token);
-        }
+
+    /// Whether the request carries a session cookie at all (well formed or not).
+    pub fn session_present(&self, jar: &CookieJar<'_>) -> bool {
+        jar.get(self.session_name()).is_some()
     }
-    let skip = tokens.len().saturating_sub(MAX_CANDIDATES);
-    tokens.split_off(skip)
-}
 
-/// Whether the request carries a session cookie at all (well formed or not).
-pub fn present(jar: &CookieJar<'_>, config: &AuthConfig) -> bool {
-    jar.get(name(config)).is_some()
-}
+    /// Sets (or refreshes) the session cookie so that the browser keeps it for `lifetime`.
+    pub fn set_session(&self, jar: &CookieJar<'_>, token: &SessionToken, lifetime: Duration) {
+        jar.add(self.build(self.session_name(), token.as_str(), "/", Some(lifetime)));
+    }
 
-/// Sets (or refreshes) the cookie so that the browser keeps it for `lifetime`.
-pub fn set(jar: &CookieJar<'_>, config: &AuthConfig, token: &SessionToken, lifetime: Duration) {
-    let max_age = rocket::time::Duration::seconds(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
-    let cookie = Cookie::build((name(config), token.as_str().to_string()))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(config.secure_cookies())
-        .max_age(max_age);
-    jar.add(cookie);
-}
+    pub fn clear_session(&self, jar: &CookieJar<'_>) {
+        jar.remove(self.build(self.session_name(), "", "/", None));
+    }
 
-pub fn clear(jar: &CookieJar<'_>, config: &AuthConfig) {
-    let cookie = Cookie::build((name(config), ""))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .secure(config.secure_cookies());
-    jar.remove(cookie);
-}
+    /// Clears a session cookie that no longer names a live session, and marks the browser
+    /// for a fresh login at its next sign-in.
+    pub fn clear_stale_session(&self, jar: &CookieJar<'_>) {
+        self.clear_session(jar);
+        jar.add(self.auth_cookie(REAUTH_NAME, "1", REAUTH_FOR));
+    }
 
-/// Clears a session cookie that no longer names a live session, and marks the browser
-/// for a fresh login at its next sign-in.
-pub fn clear_stale(jar: &CookieJar<'_>, config: &AuthConfig) {
-    clear(jar, config);
-    let cookie = Cookie::build((REAUTH_NAME, "1"))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/auth")
-        .secure(config.secure_cookies())
-        .max_age(rocket::time::Duration::days(30));
-    jar.add(cookie);
-}
+    /// Whether the next sign-in must ask for credentials.
+    pub fn reauth_required(&self, jar: &CookieJar<'_>) -> bool {
+        jar.get(REAUTH_NAME).is_some()
+    }
 
-/// Whether the next sign-in must ask for credentials.
-pub fn reauth_required(jar: &CookieJar<'_>) -> bool {
-    jar.get(REAUTH_NAME).is_some()
-}
-
-/// After a successful sign-in the mark has done its job.
-pub fn clear_reauth(jar: &CookieJar<'_>) {
-    jar.remove(Cookie::build(REAUTH_NAME).path("/auth"));
+    /// After a successful sign-in the mark has done its job.
+    pub fn clear_reauth(&self, jar: &CookieJar<'_>) {
+        jar.remove(self.auth_cookie_removal(REAUTH_NAME));
+    }
 }

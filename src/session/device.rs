@@ -1,11 +1,12 @@
-//! "Firefox on Linux": a device label for the sessions page, from the stored user agent.
+//! "Firefox on Linux": a device label for the sessions page, from the stored user agent
+//! (with the `user-agents` feature; without it every device is unknown).
 
 use std::collections::HashMap;
 
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Device {
+pub(crate) struct Device {
     pub browser: String,
     pub os: String,
     pub label: String,
@@ -14,7 +15,7 @@ pub struct Device {
 /// Labels for the rows of one listing: a person's sessions mostly share a few user
 /// agents, so each distinct one is parsed once.
 #[derive(Default)]
-pub struct Devices {
+pub(crate) struct Devices {
     seen: HashMap<String, Device>,
 }
 
@@ -31,15 +32,26 @@ impl Devices {
     }
 }
 
-pub fn from_user_agent(user_agent: Option<&str>) -> Device {
-    let parsed = user_agent.and_then(|agent| woothee::parser::Parser::new().parse(agent));
-    let known = |text: &str| (!text.is_empty() && text != "UNKNOWN").then(|| text.to_string());
-    let browser = parsed.as_ref().and_then(|p| known(p.name)).unwrap_or_else(|| "Unknown browser".into());
-    let os = parsed.as_ref().and_then(|p| known(p.os)).unwrap_or_else(|| "unknown system".into());
+fn from_user_agent(user_agent: Option<&str>) -> Device {
+    let (browser, os) = browser_and_os(user_agent);
+    let browser = browser.unwrap_or_else(|| "Unknown browser".into());
+    let os = os.unwrap_or_else(|| "unknown system".into());
     Device { label: format!("{browser} on {os}"), browser, os }
 }
 
-#[cfg(test)]
+#[cfg(feature = "user-agents")]
+fn browser_and_os(user_agent: Option<&str>) -> (Option<String>, Option<String>) {
+    let parsed = user_agent.and_then(|agent| woothee::parser::Parser::new().parse(agent));
+    let known = |text: &str| (!text.is_empty() && text != "UNKNOWN").then(|| text.to_string());
+    (parsed.as_ref().and_then(|p| known(p.name)), parsed.as_ref().and_then(|p| known(p.os)))
+}
+
+#[cfg(not(feature = "user-agents"))]
+fn browser_and_os(_: Option<&str>) -> (Option<String>, Option<String>) {
+    (None, None)
+}
+
+#[cfg(all(test, feature = "user-agents"))]
 mod tests {
     use super::from_user_agent;
 

@@ -1,9 +1,8 @@
-//! Database sessions: the cookie token, the cookie itself, and the store.
+//! Database sessions on the browser's side: the cookie token, the cookies themselves,
+//! and the device a session was signed in from.
 
-pub mod cookie;
-pub mod device;
-pub mod store;
-pub mod token;
+pub(crate) mod cookie;
+pub(crate) mod device;
+mod token;
 
-pub use store::{CurrentSession, NewSession, SessionStore};
-pub use token::SessionToken;
+pub(crate) use token::SessionToken;

@@ -12,7 +12,7 @@ const TOKEN_BYTES: usize = 32;
 const TOKEN_TEXT_LEN: usize = 43;
 
 #[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken(String);
+pub(crate) struct SessionToken(String);
 
 impl SessionToken {
     pub fn generate() -> SessionToken {

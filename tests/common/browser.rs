@@ -14,6 +14,8 @@ pub struct Browser<'c> {
     pub app: &'c Client,
     pub cookies: HashMap<String, String>,
     pub user_agent: String,
+    /// latchkey's sign-in route on this app.
+    login: String,
     idp: reqwest::Client,
 }
 
@@ -39,7 +41,14 @@ impl<'c> Browser<'c> {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("reqwest client");
-        Browser { app, cookies: HashMap::new(), user_agent: user_agent.to_string(), idp }
+        Browser { app, cookies: HashMap::new(), user_agent: user_agent.to_string(), login: "/auth/login".into(), idp }
+    }
+
+    /// A browser on an app that mounts latchkey under `base` (e.g. "/account").
+    pub fn under(app: &'c Client, user_agent: &str, base: &str) -> Browser<'c> {
+        let mut browser = Browser::new(app, user_agent);
+        browser.login = format!("{base}/auth/login");
+        browser
     }
 
     /// Another browser on `app` with a copy of `other`'s app cookies (the same device).
@@ -100,7 +109,7 @@ impl<'c> Browser<'c> {
     /// Starts sign-in at the app and returns the IdP authorization URL it redirects to.
     pub async fn start_sign_in(&mut self, return_to: &str) -> String {
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-        let page = self.get(&format!("/auth/login?return_to={encoded}")).await;
+        let page = self.get(&format!("{}?return_to={encoded}", self.login)).await;
         assert_eq!(page.status, Status::SeeOther, "login did not redirect: {}", page.body);
         page.location.expect("login redirect has a Location")
     }
@@ -172,6 +181,14 @@ impl<'c> Browser<'c> {
         let page = self.get("/api/sessions").await;
         assert_eq!(page.status, Status::Ok, "{}", page.body);
         page.json()["sessions"].as_array().cloned().expect("sessions array")
+    }
+
+    /// The public id of this browser's own session, on an app with latchkey under `base`.
+    pub async fn current_session_id_at(&mut self, base: &str) -> String {
+        let page = self.get(&format!("{base}/api/sessions")).await;
+        let sessions = page.json()["sessions"].as_array().cloned().expect("sessions array");
+        let current = sessions.iter().find(|s| s["current"] == true).expect("a current session");
+        current["id"].as_str().expect("id").to_string()
     }
 
     /// The public id of this browser's own session.

@@ -85,6 +85,24 @@ impl KeycloakAdmin {
         users[0]["id"].as_str().expect("user id").to_string()
     }
 
+    /// A new user of the realm with a verified e-mail and names (so Keycloak asks for no
+    /// profile update); password = username. Remove it with `delete_user`.
+    pub async fn create_user(&self) -> String {
+        let username = format!("user-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let user = json!({
+            "username": username, "enabled": true, "email": format!("{username}@example.com"), "emailVerified": true,
+            "firstName": "Test", "lastName": "Person", "requiredActions": [],
+            "credentials": [{ "type": "password", "value": username, "temporary": false }],
+        });
+        self.send(self.http.post(format!("{}/users", self.base)).json(&user)).await;
+        username
+    }
+
+    pub async fn delete_user(&self, username: &str) {
+        let id = self.user_id(username).await;
+        self.send(self.http.delete(format!("{}/users/{id}", self.base))).await;
+    }
+
     /// Ends one Keycloak user session (its id is the `sid` claim).
     pub async fn delete_session(&self, sid: &str) {
         self.send(self.http.delete(format!("{}/sessions/{sid}", self.base))).await;

@@ -1,20 +1,30 @@
-//! Shared test support: a fresh PostgreSQL database per test, the app built on it, and
-//! handles on the real Keycloak that `scripts/services` runs.
+//! Shared test support: a fresh PostgreSQL database per test, the reference app built on
+//! it, and handles on the real Keycloak that `scripts/services` runs.
 #![allow(dead_code)]
+
+/// The reference app's Rocket, exactly as `src/main.rs` builds it (it has pages).
+#[cfg(feature = "pages")]
+#[path = "../../src/app/site.rs"]
+pub mod site;
 
 pub mod browser;
 pub mod chromium;
+#[cfg(feature = "pages")]
 pub mod fake_idp;
 pub mod keycloak_admin;
 pub mod pg_proxy;
 
 use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use figment::providers::Serialized;
 use figment::Figment;
+#[cfg(feature = "pages")]
 use rocket::local::asynchronous::Client;
-use sqlx::postgres::PgConnection;
-use sqlx::Connection;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
 
 /// The role's own database; used only to create and drop the per-test ones.
 pub fn admin_database_url() -> String {
@@ -46,8 +56,21 @@ impl TestDb {
         TestDb { url: format!("{base}/{name}"), name }
     }
 
+    /// A connection whose unqualified table names are latchkey's (schema `latchkey`, then
+    /// `public` for extensions such as pg_stat_statements).
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("connect to the test database")
+        let options: PgConnectOptions = self.url.parse().expect("database URL");
+        options.options([("search_path", "latchkey,public")]).connect().await.expect("connect to the test database")
+    }
+
+    /// A pool on the database (its connections see `public` first, as an app's would).
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::PgPool::connect(&self.url).await.expect("pool on the test database")
+    }
+
+    /// latchkey's migrations, applied as the app would apply them.
+    pub async fn migrate(&self) {
+        latchkey::migrate(&self.pool().await, &latchkey::Schema::default()).await.expect("migrate");
     }
 
     /// How many rows `table` has.
@@ -92,13 +115,15 @@ pub fn figment(db: &TestDb) -> Figment {
 
 /// The app on `figment`, behind Rocket's in-process client that does not keep cookies
 /// (each `Browser` keeps its own).
+#[cfg(feature = "pages")]
 pub async fn app(figment: Figment) -> Client {
-    Client::untracked(latchkey::build(figment)).await.expect("the app ignites")
+    Client::untracked(site::rocket(figment)).await.expect("the app ignites")
 }
 
 /// The app on `figment`, behind Rocket's in-process client (liftoff fairings run).
+#[cfg(feature = "pages")]
 pub async fn client(figment: Figment) -> Client {
-    Client::tracked(latchkey::build(figment)).await.expect("the app ignites")
+    Client::tracked(site::rocket(figment)).await.expect("the app ignites")
 }
 
 /// Polls `probe` until it returns true, for at most `limit`.
@@ -227,13 +252,20 @@ pub struct Served {
 }
 
 impl Served {
+    #[cfg(feature = "pages")]
     pub async fn start(figment: Figment) -> Served {
         Served::start_on(figment, closed_port()).await
     }
 
+    #[cfg(feature = "pages")]
     pub async fn start_on(figment: Figment, port: u16) -> Served {
+        Served::launch(site::rocket, figment, port).await
+    }
+
+    /// Any app (`build` on `figment`), served on `port`.
+    pub async fn launch(build: fn(Figment) -> rocket::Rocket<rocket::Build>, figment: Figment, port: u16) -> Served {
         let figment = figment.merge(Serialized::global("port", port)).merge(Serialized::global("address", "127.0.0.1"));
-        let ignited = latchkey::build(figment).ignite().await.expect("the app ignites");
+        let ignited = build(figment).ignite().await.expect("the app ignites");
         let shutdown = ignited.shutdown();
         tokio::spawn(ignited.launch());
         let up = eventually(Duration::from_secs(10), || async {
@@ -255,8 +287,16 @@ impl Drop for Served {
     }
 }
 
-/// The cipher of Rocket.toml's debug profile, to read sealed columns in tests.
-pub fn dev_cipher() -> latchkey::crypto::TokenCipher {
-    let config = latchkey::config::AuthConfig::from_figment(&rocket::Config::figment()).expect("debug configuration");
-    latchkey::crypto::TokenCipher::new(&config.encryption.expect("debug profile has a key")).expect("cipher")
+/// The keyring of Rocket.toml's debug profile, to read sealed columns in tests.
+pub fn dev_keyring() -> latchkey::Keyring {
+    let config = latchkey::Config::from_figment(&rocket::Config::figment()).expect("debug configuration");
+    config.keyring().cloned().expect("the debug profile has keys")
+}
+
+/// A session cookie token as latchkey makes them (32 random bytes, base64url) and the
+/// SHA-256 of its text, which is what `sessions.token_hash` holds.
+pub fn session_token() -> (String, Vec<u8>) {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let hash = Sha256::digest(token.as_bytes()).to_vec();
+    (token, hash)
 }

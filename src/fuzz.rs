@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use latchkey::config::parse_duration;
-use latchkey::oidc::return_to::sanitize;
-use latchkey::session::SessionToken;
 use proptest::prelude::*;
+
+use crate::config::parse_duration;
+use crate::oidc::return_to::sanitize;
+use crate::session::SessionToken;
 use proptest::test_runner::Config;
 
 fn config() -> Config {

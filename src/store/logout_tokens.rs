@@ -1,0 +1,69 @@
+//! Back-channel logout: a verified logout token is remembered (so that a replay on any
+//! instance is refused) and the sessions it names are deleted, in one transaction.
+
+use chrono::{DateTime, Utc};
+use rocket_db_pools::sqlx;
+
+use super::Store;
+
+pub(super) const REMEMBER: &str =
+    "INSERT INTO {schema}.logout_token_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// A sid names one provider session; with a sub too, it must also be that user's.
+pub(super) const END_BY_SID: &str = "
+    DELETE FROM {schema}.sessions s
+     WHERE s.provider = $1 AND s.idp_sid = $2
+       AND ($3::text IS NULL OR EXISTS (
+           SELECT 1 FROM {schema}.accounts a
+            WHERE a.user_id = s.user_id AND a.provider = $1 AND a.provider_account_id = $3))";
+
+/// Only a sub: every session of that user at this provider.
+pub(super) const END_BY_SUB: &str = "
+    DELETE FROM {schema}.sessions s USING {schema}.accounts a
+     WHERE a.user_id = s.user_id AND a.provider = $1 AND a.provider_account_id = $2 AND s.provider = $1";
+
+/// Which sessions a logout token ends.
+pub(crate) enum LogoutScope<'a> {
+    /// One provider session, optionally also checked against the user.
+    ProviderSession { sid: &'a str, sub: Option<&'a str> },
+    /// Every session of the user at the provider.
+    User { sub: &'a str },
+}
+
+/// A verified logout token, as far as the store is concerned.
+pub(crate) struct LogoutToken<'a> {
+    pub provider: &'a str,
+    pub issuer: &'a str,
+    pub jti: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub scope: LogoutScope<'a>,
+}
+
+impl Store {
+    /// Acts on a logout token once: `None` when it was already used (nothing deleted),
+    /// otherwise how many sessions it ended.
+    pub(crate) async fn backchannel_logout(&self, token: &LogoutToken<'_>) -> Result<Option<u64>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query(&self.sql.remember_logout_token)
+            .bind(token.issuer)
+            .bind(token.jti)
+            .bind(token.expires_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if fresh == 0 {
+            return Ok(None);
+        }
+        let deleted = match token.scope {
+            LogoutScope::ProviderSession { sid, sub } => {
+                sqlx::query(&self.sql.end_by_sid).bind(token.provider).bind(sid).bind(sub)
+            }
+            LogoutScope::User { sub } => sqlx::query(&self.sql.end_by_sub).bind(token.provider).bind(sub),
+        }
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Some(deleted))
+    }
+}

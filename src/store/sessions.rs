@@ -1,0 +1,278 @@
+//! Session rows: the one-statement lookup every guarded request makes, the listing of a
+//! person's sessions, revocation, and the insert at sign-in.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use rocket_db_pools::sqlx::types::Json;
+use rocket_db_pools::sqlx::{self, PgConnection, Row};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::Store;
+use crate::session::SessionToken;
+
+/// The hot path. In steady state this is a read; it writes only when the extension or
+/// the activity stamp is due, and it deletes a row it finds expired. `now()` is the
+/// database's clock, shared by every instance.
+pub(super) const AUTHENTICATE: &str = r#"
+WITH found AS (
+    SELECT id, user_id, provider, created_at, expires_at, absolute_expires_at, last_seen_at
+      FROM {schema}.sessions
+     WHERE token_hash = $1
+), due AS (
+    SELECT id,
+           expires_at < absolute_expires_at
+             AND expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extend,
+           last_seen_at + make_interval(secs => $4) <= now() AS stamp
+      FROM found
+     WHERE expires_at > now()
+), touched AS (
+    UPDATE {schema}.sessions s
+       SET expires_at = CASE WHEN d.extend
+                             THEN LEAST(now() + make_interval(secs => $2), s.absolute_expires_at)
+                             ELSE s.expires_at END,
+           last_seen_at = CASE WHEN d.stamp OR d.extend THEN now() ELSE s.last_seen_at END
+      FROM due d
+     WHERE s.id = d.id AND (d.extend OR d.stamp)
+ RETURNING s.id, s.expires_at
+), dropped AS (
+    DELETE FROM {schema}.sessions s USING found f WHERE s.id = f.id AND f.expires_at <= now()
+)
+SELECT f.id, f.user_id, f.provider, f.created_at, f.absolute_expires_at,
+       COALESCE(t.expires_at, f.expires_at) AS expires_at,
+       COALESCE(t.expires_at <> f.expires_at, false) AS extended,
+       f.expires_at > now() AS live,
+       u.name, u.email, u.image, u.extra
+  FROM found f
+  JOIN {schema}.users u ON u.id = f.user_id
+  LEFT JOIN touched t ON t.id = f.id
+"#;
+
+pub(super) const LIST: &str = "
+    SELECT id, created_at, last_seen_at, expires_at, user_agent, host(ip) AS ip, provider,
+           count(*) OVER () AS total
+      FROM {schema}.sessions
+     WHERE user_id = $1 AND expires_at > now()
+     ORDER BY id = $2 DESC, last_seen_at DESC, created_at DESC, id
+     LIMIT $3 OFFSET $4";
+
+pub(super) const REVOKE: &str = "DELETE FROM {schema}.sessions WHERE id = $1 AND user_id = $2";
+
+pub(super) const REVOKE_OTHERS: &str = "DELETE FROM {schema}.sessions WHERE user_id = $1 AND id <> $2";
+
+pub(super) const REVOKE_ALL: &str = "DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, id_token";
+
+pub(super) const END: &str = "DELETE FROM {schema}.sessions WHERE id = $1 RETURNING provider, id_token";
+
+pub(super) const CREATE: &str = "
+    INSERT INTO {schema}.sessions (token_hash, user_id, expires_at, absolute_expires_at, user_agent, ip,
+                                   provider, idp_sid, id_token)
+    VALUES ($1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4), $5, $6::inet,
+            $7, $8, $9)
+    RETURNING id";
+
+/// Longest user agent kept; browsers send far less, and the column must stay small.
+const USER_AGENT_MAX: usize = 512;
+
+/// A live session and its user, as one cookie resolves to.
+#[derive(Debug, Clone)]
+pub(crate) struct CurrentSession {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    /// Whether this request moved `expires_at` (then the cookie's Max-Age is refreshed).
+    pub extended: bool,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub image: Option<String>,
+    pub extra: Map<String, Value>,
+}
+
+/// A session to insert at sign-in (the ID token already sealed).
+pub(crate) struct NewSession<'a> {
+    pub provider: &'a str,
+    pub idp_sid: Option<&'a str>,
+    pub sealed_id_token: Option<String>,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<IpAddr>,
+}
+
+/// One row of the sessions page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct SessionListing {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub provider: String,
+    /// The user's live sessions in all, on every row (a window count).
+    pub total: i64,
+}
+
+/// Which page of a person's sessions to list; pages keep any one response small however
+/// many sessions a person has piled up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ListPage(u32);
+
+impl ListPage {
+    /// Sessions per page.
+    pub const SIZE: u32 = 50;
+    /// Far beyond any real number of sessions; keeps the offset arithmetic small.
+    pub const LAST: u32 = 100_000;
+
+    pub const FIRST: ListPage = ListPage(1);
+
+    /// `?page=` as given: a whole number from 1; absent means the first page.
+    pub fn parse(text: Option<&str>) -> Option<ListPage> {
+        match text {
+            None => Some(ListPage::FIRST),
+            Some(text) => text.parse::<u32>().ok().filter(|n| (1..=ListPage::LAST).contains(n)).map(ListPage),
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        self.0
+    }
+
+    fn offset(self) -> i64 {
+        i64::from(self.0 - 1) * i64::from(ListPage::SIZE)
+    }
+
+    /// How many pages `total` sessions fill (at least one: the page that says "none").
+    pub fn count(total: u64) -> u64 {
+        total.div_ceil(u64::from(ListPage::SIZE)).max(1)
+    }
+}
+
+/// One page of sessions and how many there are in all.
+#[derive(Debug)]
+pub(crate) struct SessionPage {
+    pub rows: Vec<SessionListing>,
+    pub total: u64,
+}
+
+/// A session that was just deleted: enough to end the provider's session too.
+#[derive(Debug, Clone)]
+pub(crate) struct EndedSession {
+    pub provider: String,
+    /// As stored: sealed.
+    pub sealed_id_token: Option<String>,
+}
+
+impl Store {
+    /// Resolves a cookie token in one round trip: the live session and its user, or
+    /// `None` (unknown, or expired and deleted just now).
+    pub(crate) async fn authenticate(&self, token: &SessionToken) -> Result<Option<CurrentSession>, sqlx::Error> {
+        let row = sqlx::query(&self.sql.authenticate)
+            .bind(token.hash().as_slice())
+            .bind(self.lifetimes.max_age)
+            .bind(self.lifetimes.update_age)
+            .bind(self.lifetimes.activity_interval)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if !row.try_get::<bool, _>("live")? {
+            return Ok(None);
+        }
+        let Json(extra) = row.try_get::<Json<Map<String, Value>>, _>("extra")?;
+        Ok(Some(CurrentSession {
+            session_id: row.try_get("id")?,
+            user_id: row.try_get("user_id")?,
+            provider: row.try_get("provider")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            absolute_expires_at: row.try_get("absolute_expires_at")?,
+            extended: row.try_get("extended")?,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            image: row.try_get("image")?,
+            extra,
+        }))
+    }
+
+    /// One page of the user's live sessions: `current` first, then the most recently
+    /// active; with the number of live sessions in all, from the same statement.
+    pub(crate) async fn list(&self, user_id: Uuid, current: Uuid, page: ListPage) -> Result<SessionPage, sqlx::Error> {
+        let rows: Vec<SessionListing> = sqlx::query_as(&self.sql.list)
+            .bind(user_id)
+            .bind(current)
+            .bind(i64::from(ListPage::SIZE))
+            .bind(page.offset())
+            .fetch_all(&self.pool)
+            .await?;
+        let total = rows.first().map_or(0, |row| u64::try_from(row.total).unwrap_or_default());
+        Ok(SessionPage { rows, total })
+    }
+
+    /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
+    pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, sqlx::Error> {
+        let deleted = sqlx::query(&self.sql.revoke).bind(session_id).bind(user_id).execute(&self.pool).await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    /// Deletes every session of the user but `keep`; returns how many.
+    pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
+        let deleted = sqlx::query(&self.sql.revoke_others).bind(user_id).bind(keep).execute(&self.pool).await?;
+        Ok(deleted.rows_affected())
+    }
+
+    /// Deletes every session of the user, this one included; returns how many, and what
+    /// ending `current` at its provider needs.
+    pub(crate) async fn revoke_all(
+        &self,
+        user_id: Uuid,
+        current: Uuid,
+    ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
+        let rows: Vec<(Uuid, String, Option<String>)> =
+            sqlx::query_as(&self.sql.revoke_all).bind(user_id).fetch_all(&self.pool).await?;
+        let ended = rows.iter().find(|(id, _, _)| *id == current).map(|(_, provider, id_token)| EndedSession {
+            provider: provider.clone(),
+            sealed_id_token: id_token.clone(),
+        });
+        Ok((rows.len() as u64, ended))
+    }
+
+    /// Deletes one session (sign-out); returns what the provider's logout needs, if the
+    /// session still existed.
+    pub(crate) async fn end(&self, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as(&self.sql.end).bind(session_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(|(provider, sealed_id_token)| EndedSession { provider, sealed_id_token }))
+    }
+
+    /// Inserts a session for a fresh token (inside the sign-in transaction); returns its id.
+    pub(super) async fn create_session(
+        &self,
+        connection: &mut PgConnection,
+        user_id: Uuid,
+        token: &SessionToken,
+        new: NewSession<'_>,
+    ) -> Result<Uuid, sqlx::Error> {
+        let user_agent = new.user_agent.map(|agent| truncate(agent, USER_AGENT_MAX));
+        sqlx::query_scalar(&self.sql.create_session)
+            .bind(token.hash().as_slice())
+            .bind(user_id)
+            .bind(self.lifetimes.max_age)
+            .bind(self.lifetimes.absolute_max_age)
+            .bind(user_agent)
+            .bind(new.ip.map(|ip| ip.to_string()))
+            .bind(new.provider)
+            .bind(new.idp_sid)
+            .bind(new.sealed_id_token)
+            .fetch_one(connection)
+            .await
+    }
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}

@@ -1,0 +1,195 @@
+//! Sign-in's one transaction: the user (found, linked by e-mail, or created) with their
+//! profile, the provider account with its sealed tokens, and the new session.
+
+use chrono::{DateTime, Utc};
+use rocket_db_pools::sqlx::types::Json;
+use rocket_db_pools::sqlx::{self, Acquire, PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{NewSession, Store};
+use crate::hooks::Profile;
+use crate::session::SessionToken;
+
+/// Two first sign-ins of one person at once must not create two users: a lock on the
+/// account's key, held until the transaction ends.
+pub(super) const LOCK_ACCOUNT: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+pub(super) const FIND_ACCOUNT: &str =
+    "SELECT user_id FROM {schema}.accounts WHERE provider = $1 AND provider_account_id = $2";
+
+pub(super) const USER_WITH_EMAIL: &str = "SELECT id FROM {schema}.users WHERE lower(email) = lower($1)";
+
+pub(super) const CREATE_USER: &str = "
+    INSERT INTO {schema}.users (name, email, email_verified, image, extra)
+    VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5)
+    RETURNING id";
+
+/// Name, picture, e-mail and the app's extra fields follow the provider at every
+/// sign-in; an e-mail that meanwhile belongs to another user is left as it was rather
+/// than failing the sign-in.
+pub(super) const REFRESH_PROFILE: &str = "
+    UPDATE {schema}.users u SET
+        name = $2,
+        image = $4,
+        email = CASE WHEN taken.id IS NULL THEN $3 ELSE u.email END,
+        email_verified = CASE
+            WHEN taken.id IS NOT NULL THEN u.email_verified
+            WHEN $5 AND lower(u.email) IS NOT DISTINCT FROM lower($3) THEN COALESCE(u.email_verified, now())
+            WHEN $5 THEN now()
+        END,
+        extra = $6,
+        updated_at = now()
+      FROM (SELECT $1::uuid AS me) me
+      LEFT JOIN {schema}.users taken ON lower(taken.email) = lower($3) AND taken.id <> $1
+     WHERE u.id = me.me";
+
+pub(super) const UPSERT_ACCOUNT: &str = "
+    INSERT INTO {schema}.accounts (user_id, type, provider, provider_account_id, refresh_token, access_token,
+                                   expires_at, token_type, scope, id_token, session_state)
+    VALUES ($1, 'oidc', $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    ON CONFLICT (provider, provider_account_id) DO UPDATE SET
+        refresh_token = COALESCE(EXCLUDED.refresh_token, accounts.refresh_token),
+        access_token = EXCLUDED.access_token,
+        expires_at = EXCLUDED.expires_at,
+        token_type = EXCLUDED.token_type,
+        scope = EXCLUDED.scope,
+        id_token = EXCLUDED.id_token,
+        session_state = EXCLUDED.session_state,
+        updated_at = now()";
+
+/// What the token endpoint handed over, kept on the account row (tokens already sealed).
+pub(crate) struct AccountTokens<'a> {
+    pub sealed_access_token: String,
+    pub sealed_refresh_token: Option<String>,
+    pub sealed_id_token: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub token_type: &'a str,
+    pub scope: Option<&'a str>,
+    pub session_state: Option<&'a str>,
+}
+
+/// Everything a finished sign-in writes.
+pub(crate) struct NewSignIn<'a> {
+    pub provider: &'a str,
+    pub subject: &'a str,
+    pub profile: &'a Profile,
+    /// Link to an existing user with the same, provider-verified e-mail.
+    pub allow_email_linking: bool,
+    pub tokens: AccountTokens<'a>,
+    pub token: &'a SessionToken,
+    pub session: NewSession<'a>,
+}
+
+/// The rows a sign-in wrote.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedIn {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub new_user: bool,
+}
+
+/// How a sign-in's transaction ended.
+#[derive(Debug)]
+pub(crate) enum SignInOutcome {
+    SignedIn(SignedIn),
+    /// The e-mail belongs to another user and may not be linked: nothing was written.
+    EmailTaken,
+}
+
+impl Store {
+    /// Finds or creates the user, refreshes their profile and the account's tokens, and
+    /// inserts the session: all or nothing.
+    pub(crate) async fn sign_in(&self, new: NewSignIn<'_>) -> Result<SignInOutcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = self.sign_in_within(&mut tx, new).await?;
+        if matches!(outcome, SignInOutcome::SignedIn(_)) {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn sign_in_within(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        new: NewSignIn<'_>,
+    ) -> Result<SignInOutcome, sqlx::Error> {
+        let connection = tx.acquire().await?;
+        sqlx::query(self.sql.lock_account)
+            .bind(format!("account {} {}", new.provider, new.subject))
+            .execute(&mut *connection)
+            .await?;
+        let existing: Option<Uuid> = sqlx::query_scalar(&self.sql.find_account)
+            .bind(new.provider)
+            .bind(new.subject)
+            .fetch_optional(&mut *connection)
+            .await?;
+        let (user_id, new_user) = match existing {
+            Some(user_id) => {
+                self.refresh_profile(connection, user_id, new.profile).await?;
+                (user_id, false)
+            }
+            None => match self.user_with_email(connection, new.profile.email.as_deref()).await? {
+                Some(owner) if new.profile.email_verified && new.allow_email_linking => {
+                    self.refresh_profile(connection, owner, new.profile).await?;
+                    (owner, false)
+                }
+                Some(_) => return Ok(SignInOutcome::EmailTaken),
+                None => (self.create_user(connection, new.profile).await?, true),
+            },
+        };
+        let tokens = &new.tokens;
+        sqlx::query(&self.sql.upsert_account)
+            .bind(user_id)
+            .bind(new.provider)
+            .bind(new.subject)
+            .bind(tokens.sealed_refresh_token.as_deref())
+            .bind(&tokens.sealed_access_token)
+            .bind(tokens.expires_at)
+            .bind(tokens.token_type)
+            .bind(tokens.scope)
+            .bind(&tokens.sealed_id_token)
+            .bind(tokens.session_state)
+            .execute(&mut *connection)
+            .await?;
+        let session_id = self.create_session(connection, user_id, new.token, new.session).await?;
+        Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user }))
+    }
+
+    async fn user_with_email(
+        &self,
+        connection: &mut PgConnection,
+        email: Option<&str>,
+    ) -> Result<Option<Uuid>, sqlx::Error> {
+        let Some(email) = email else { return Ok(None) };
+        sqlx::query_scalar(&self.sql.user_with_email).bind(email).fetch_optional(connection).await
+    }
+
+    async fn create_user(&self, connection: &mut PgConnection, profile: &Profile) -> Result<Uuid, sqlx::Error> {
+        sqlx::query_scalar(&self.sql.create_user)
+            .bind(profile.name.as_deref())
+            .bind(profile.email.as_deref())
+            .bind(profile.email_verified)
+            .bind(profile.image.as_deref())
+            .bind(Json(&profile.extra))
+            .fetch_one(connection)
+            .await
+    }
+
+    async fn refresh_profile(
+        &self,
+        connection: &mut PgConnection,
+        user_id: Uuid,
+        profile: &Profile,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(&self.sql.refresh_profile)
+            .bind(user_id)
+            .bind(profile.name.as_deref())
+            .bind(profile.email.as_deref())
+            .bind(profile.image.as_deref())
+            .bind(profile.email_verified)
+            .bind(Json(&profile.extra))
+            .execute(connection)
+            .await
+            .map(drop)
+    }
+}
