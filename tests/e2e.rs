@@ -5,13 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::chromium::{screenshot, ChromeDriver};
-use common::{closed_port, figment, keycloak_issuer, Served, TestDb};
+use common::chromium::{log_in_at_keycloak, screenshot, wait_for_url, ChromeDriver, WAIT};
+use common::{closed_port, figment, Served, TestDb};
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use figment::providers::Serialized;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 async fn serve(db: &TestDb) -> Served {
     let port = closed_port();
@@ -21,27 +19,6 @@ async fn serve(db: &TestDb) -> Served {
 
 async fn text(browser: &Client) -> String {
     browser.find(Locator::Css("body")).await.expect("body").text().await.expect("text")
-}
-
-async fn wait_for_url(browser: &Client, fragment: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let url = browser.current_url().await.expect("url").to_string();
-        if url.contains(fragment) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never reached {fragment}; at {url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// On Keycloak's login page: type the credentials and submit.
-async fn log_in_at_keycloak(browser: &Client, username: &str, password: &str) {
-    wait_for_url(browser, &format!("{}/protocol/openid-connect/auth", keycloak_issuer())).await;
-    let form = browser.wait().at_most(WAIT).for_element(Locator::Id("username")).await.expect("username field");
-    form.send_keys(username).await.expect("type username");
-    browser.find(Locator::Id("password")).await.expect("password field").send_keys(password).await.expect("type");
-    browser.find(Locator::Id("kc-login")).await.expect("submit").click().await.expect("submit");
 }
 
 async fn session_rows(browser: &Client) -> usize {

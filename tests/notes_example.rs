@@ -7,16 +7,12 @@ mod common;
 #[path = "../examples/notes/app.rs"]
 mod notes;
 
-use std::time::Duration;
-
-use common::chromium::{screenshot, ChromeDriver};
+use common::chromium::{log_in_at_keycloak, screenshot, wait_for_url, ChromeDriver, WAIT};
 use common::{closed_port, keycloak_issuer, Served, TestDb};
 use fantoccini::{Client, Locator};
 use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
 use sqlx::Row;
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// The example's own Rocket.toml (debug profile), pointed at `db`, the test client of the
 /// dev realm and a free port.
@@ -31,18 +27,6 @@ fn settings(db: &TestDb, port: u16) -> Figment {
         .merge(Serialized::global("auth.providers.keycloak.client_id", "latchkey-test"))
         .merge(Serialized::global("auth.providers.keycloak.client_secret", "latchkey-test-secret"))
         .merge(Serialized::global("secret_key", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk="))
-}
-
-async fn wait_for_url(browser: &Client, fragment: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let url = browser.current_url().await.expect("url").to_string();
-        if url.contains(fragment) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never reached {fragment}; at {url}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn notes_listed(browser: &Client) -> Vec<String> {
@@ -63,11 +47,7 @@ async fn a_person_signs_in_to_the_notes_app_adds_a_note_and_signs_out() {
 
     // The guarded page sends a stranger to latchkey's sign-in under /account, and back.
     browser.goto(&app.url("/notes")).await.expect("open /notes");
-    wait_for_url(&browser, &format!("{}/protocol/openid-connect/auth", keycloak_issuer())).await;
-    let username = browser.wait().at_most(WAIT).for_element(Locator::Id("username")).await.expect("login form");
-    username.send_keys("alice").await.expect("type");
-    browser.find(Locator::Id("password")).await.expect("password").send_keys("alice").await.expect("type");
-    browser.find(Locator::Id("kc-login")).await.expect("submit").click().await.expect("submit");
+    log_in_at_keycloak(&browser, "alice", "alice").await;
     wait_for_url(&browser, &app.url("/notes")).await;
     browser.wait().at_most(WAIT).for_element(Locator::Id("notes-title")).await.expect("the notes page");
     let title = browser.find(Locator::Id("notes-title")).await.expect("title").text().await.expect("text");

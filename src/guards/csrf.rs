@@ -11,7 +11,7 @@ use rocket::{Ignite, Rocket, Sentinel};
 
 use crate::error::Error;
 use crate::guards::authenticated_user::fairing_missing;
-use crate::guards::AuthenticatedUser;
+use crate::guards::{AuthenticatedUser, SignedIn};
 use crate::shared::Shared;
 
 /// The header API clients send the token in.
@@ -50,6 +50,38 @@ impl<'r> FromRequest<'r> for CsrfCheck {
             same_origin: same_origin(headers.get_one("Sec-Fetch-Site"), headers.get_one("Origin"), origin.as_deref()),
             header_token: headers.get_one(HEADER).map(str::to_string),
         })
+    }
+}
+
+/// For latchkey's own state-changing routes: who asks, and whether the request may
+/// change anything, decided together by [`verified`](ChangeRequest::verified).
+pub(crate) struct ChangeRequest {
+    signed_in: Result<AuthenticatedUser, Error>,
+    csrf: CsrfCheck,
+}
+
+impl ChangeRequest {
+    /// The signed-in person, once the request carries their CSRF token (`submitted`, a
+    /// form field, or the header) from this site.
+    pub fn verified(self, submitted: Option<&str>) -> Result<AuthenticatedUser, Error> {
+        let user = self.signed_in?;
+        self.csrf.verify(&user, submitted)?;
+        Ok(user)
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ChangeRequest {
+    type Error = Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let SignedIn(signed_in) =
+            request.guard::<SignedIn>().await.succeeded().unwrap_or(SignedIn(Err(Error::Unauthenticated)));
+        let csrf = match request.guard::<CsrfCheck>().await {
+            Outcome::Success(csrf) => csrf,
+            _ => CsrfCheck { same_origin: Err("not checked"), header_token: None },
+        };
+        Outcome::Success(ChangeRequest { signed_in, csrf })
     }
 }
 

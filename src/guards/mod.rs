@@ -10,6 +10,7 @@ mod layout;
 pub use authenticated_user::{AuthenticatedUser, OptionalUser, Session};
 pub(crate) use authenticated_user::{GuardFailure, SignedIn, StaleSession};
 pub use client_info::ClientInfo;
+pub(crate) use csrf::ChangeRequest;
 pub use csrf::CsrfCheck;
 #[cfg(feature = "pages")]
 pub use layout::{Layout, Viewer};

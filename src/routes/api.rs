@@ -7,7 +7,7 @@ use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
-use crate::guards::{CsrfCheck, SignedIn};
+use crate::guards::{ChangeRequest, SignedIn};
 use crate::routes::sessions::{listed, revoke, revoke_all_others, rows, sign_out_everywhere, ApiSession};
 use crate::shared::Ctx;
 use crate::store::ListPage;
@@ -63,31 +63,23 @@ async fn list(page: Option<&str>, signed_in: SignedIn, shared: Ctx<'_>) -> Resul
 }
 
 #[rocket::delete("/api/sessions/<id>")]
-async fn revoke_one(id: &str, signed_in: SignedIn, csrf: CsrfCheck, shared: Ctx<'_>) -> Result<Status, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, None)?;
+async fn revoke_one(id: &str, change: ChangeRequest, shared: Ctx<'_>) -> Result<Status, Error> {
+    let user = change.verified(None)?;
     revoke(&shared, &user, id).await?;
     Ok(Status::NoContent)
 }
 
 #[rocket::post("/api/sessions/revoke-others")]
-async fn revoke_others(signed_in: SignedIn, csrf: CsrfCheck, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, None)?;
+async fn revoke_others(change: ChangeRequest, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
+    let user = change.verified(None)?;
     Ok(Json(json!({ "revoked": revoke_all_others(&shared, &user).await? })))
 }
 
 /// Sign out everywhere, for API clients: the cookie is cleared, and `logout_url` is where
 /// a browser goes to end this device's session at the IdP too.
 #[rocket::post("/api/sessions/revoke-all")]
-async fn revoke_all(
-    signed_in: SignedIn,
-    csrf: CsrfCheck,
-    shared: Ctx<'_>,
-    jar: &CookieJar<'_>,
-) -> Result<Json<Value>, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, None)?;
+async fn revoke_all(change: ChangeRequest, shared: Ctx<'_>, jar: &CookieJar<'_>) -> Result<Json<Value>, Error> {
+    let user = change.verified(None)?;
     let (revoked, logout_url) = sign_out_everywhere(&shared, &user, jar).await?;
     Ok(Json(json!({ "revoked": revoked, "logout_url": logout_url })))
 }

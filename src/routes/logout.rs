@@ -8,7 +8,9 @@ use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
-use crate::guards::{CsrfCheck, SignedIn};
+use crate::guards::ChangeRequest;
+#[cfg(feature = "pages")]
+use crate::guards::SignedIn;
 use crate::hooks::Event;
 use crate::oidc::{backchannel, logout};
 use crate::shared::{Ctx, Shared};
@@ -52,13 +54,11 @@ fn confirm(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Confirm, Error> {
 #[rocket::post("/auth/logout", data = "<form>")]
 async fn sign_out(
     form: Form<CsrfForm<'_>>,
-    signed_in: SignedIn,
-    csrf: CsrfCheck,
+    change: ChangeRequest,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, form.csrf_token)?;
+    let user = change.verified(form.csrf_token)?;
     let ended = shared.store.end(user.session.id).await?;
     tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
     shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;

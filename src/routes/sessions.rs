@@ -9,7 +9,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::guards::{AuthenticatedUser, CsrfCheck, SignedIn};
+#[cfg(feature = "pages")]
+use crate::guards::SignedIn;
+use crate::guards::{AuthenticatedUser, ChangeRequest};
 use crate::hooks::{Event, Revoked};
 use crate::oidc::logout;
 use crate::routes::logout::CsrfForm;
@@ -100,25 +102,17 @@ fn back(shared: &Shared) -> Redirect {
 async fn revoke_one(
     id: &str,
     form: Form<CsrfForm<'_>>,
-    signed_in: SignedIn,
-    csrf: CsrfCheck,
+    change: ChangeRequest,
     shared: Ctx<'_>,
 ) -> Result<Redirect, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, form.csrf_token)?;
+    let user = change.verified(form.csrf_token)?;
     revoke(&shared, &user, id).await?;
     Ok(back(&shared))
 }
 
 #[rocket::post("/sessions/revoke-others", data = "<form>")]
-async fn revoke_others(
-    form: Form<CsrfForm<'_>>,
-    signed_in: SignedIn,
-    csrf: CsrfCheck,
-    shared: Ctx<'_>,
-) -> Result<Redirect, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, form.csrf_token)?;
+async fn revoke_others(form: Form<CsrfForm<'_>>, change: ChangeRequest, shared: Ctx<'_>) -> Result<Redirect, Error> {
+    let user = change.verified(form.csrf_token)?;
     revoke_all_others(&shared, &user).await?;
     Ok(back(&shared))
 }
@@ -126,13 +120,11 @@ async fn revoke_others(
 #[rocket::post("/sessions/revoke-all", data = "<form>")]
 async fn revoke_all(
     form: Form<CsrfForm<'_>>,
-    signed_in: SignedIn,
-    csrf: CsrfCheck,
+    change: ChangeRequest,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
-    let user = signed_in.0?;
-    csrf.verify(&user, form.csrf_token)?;
+    let user = change.verified(form.csrf_token)?;
     Ok(Redirect::to(sign_out_everywhere(&shared, &user, jar).await?.1))
 }
 

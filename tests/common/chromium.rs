@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
@@ -82,4 +82,29 @@ pub fn screenshot_dir() -> PathBuf {
 pub async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+/// How long a page may take to arrive.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Waits until the browser's URL contains `fragment`.
+pub async fn wait_for_url(browser: &Client, fragment: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let url = browser.current_url().await.expect("url").to_string();
+        if url.contains(fragment) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never reached {fragment}; at {url}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// On Keycloak's login page: type the credentials and submit.
+pub async fn log_in_at_keycloak(browser: &Client, username: &str, password: &str) {
+    wait_for_url(browser, &format!("{}/protocol/openid-connect/auth", super::keycloak_issuer())).await;
+    let form = browser.wait().at_most(WAIT).for_element(Locator::Id("username")).await.expect("username field");
+    form.send_keys(username).await.expect("type username");
+    browser.find(Locator::Id("password")).await.expect("password field").send_keys(password).await.expect("type");
+    browser.find(Locator::Id("kc-login")).await.expect("submit").click().await.expect("submit");
 }
