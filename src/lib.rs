@@ -58,6 +58,7 @@ mod oidc;
 #[cfg(feature = "pages")]
 mod pages;
 mod paths;
+mod respond;
 mod routes;
 mod session;
 mod shared;

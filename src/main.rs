@@ -6,17 +6,18 @@ mod app;
 use std::io::IsTerminal;
 
 use app::log_output::{BatchedOutput, FLUSH_EVERY};
-use tracing_subscriber::EnvFilter;
+use app::logging;
 
 #[rocket::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Kept until `main` returns: dropping it writes out the last lines.
     let (output, _flush_on_exit) = BatchedOutput::new(std::io::stdout(), FLUSH_EVERY)?;
     // Colours only for a person watching a terminal, not escape codes in a log file.
     let ansi = std::io::stdout().is_terminal();
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(output).init();
-    let _ = app::site::rocket(latchkey::figment()).launch().await.map_err(Box::new)?;
+    tracing_subscriber::fmt().with_env_filter(logging::filter()).with_ansi(ansi).with_writer(output).init();
+    logging::route_rocket_log()?;
+    let app = app::site::rocket(latchkey::figment()).attach(logging::listening());
+    let _ = app.launch().await.map_err(Box::new)?;
     Ok(())
 }
 

@@ -3,15 +3,12 @@
 
 use std::sync::Arc;
 
-use rocket::http::Status;
-use rocket::request::{FromRequest, Outcome, Request};
-use rocket::{Orbit, Phase, Rocket};
+use rocket::{Phase, Rocket};
 
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::error::Error;
 use crate::hooks::Hooks;
-use crate::oidc::Providers;
+use crate::oidc::{OidcContext, Providers};
 #[cfg(feature = "pages")]
 use crate::pages::Pages;
 use crate::paths::Paths;
@@ -37,34 +34,15 @@ impl Shared {
     pub fn of<P: Phase>(rocket: &Rocket<P>) -> Option<&Shared> {
         rocket.state::<Shared>()
     }
-}
 
-/// latchkey's state and the running Rocket (for the app's hooks), for latchkey's own
-/// routes: a request guard that reads as `Shared`.
-pub(crate) struct Ctx<'r> {
-    pub shared: &'r Shared,
-    pub rocket: &'r Rocket<Orbit>,
-}
-
-impl std::ops::Deref for Ctx<'_> {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        self.shared
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Ctx<'r> {
-    type Error = Error;
-
-    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Error> {
-        let rocket = request.rocket();
-        match Shared::of(rocket) {
-            Some(shared) => Outcome::Success(Ctx { shared, rocket }),
-            None => {
-                Outcome::Error((Status::InternalServerError, Error::internal("the latchkey fairing is not attached")))
-            }
+    /// The parts the OpenID Connect flows use.
+    pub fn oidc(&self) -> OidcContext<'_> {
+        OidcContext {
+            config: &self.config,
+            paths: &self.paths,
+            cookies: &self.cookies,
+            providers: &self.providers,
+            keyring: &self.keyring,
         }
     }
 }

@@ -5,11 +5,11 @@
 mod common;
 
 use common::browser::{Browser, Page};
-use common::fake_idp::{setup, sign_in_with, FakeIdp, Signer};
+use common::fake_idp::{setup, sign_in_with, with, without, FakeIdp, Signer};
 use common::TestDb;
 use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::Client;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 async fn post_token(app: &Client, token: &str) -> Page {
     let mut server = Browser::new(app, "Keycloak");
@@ -23,16 +23,6 @@ async fn signed_in() -> (TestDb, FakeIdp, Client) {
     let page = sign_in_with(&app, &idp, |idp, nonce| idp.issue(&idp.valid_claims(nonce), Signer::Published)).await;
     assert_eq!(page.status, Status::SeeOther, "{}", page.body);
     (db, idp, app)
-}
-
-fn with(mut claims: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {
-    claims.insert(key.into(), value);
-    claims
-}
-
-fn without(mut claims: Map<String, Value>, key: &str) -> Map<String, Value> {
-    claims.remove(key);
-    claims
 }
 
 #[tokio::test]

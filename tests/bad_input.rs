@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::browser::{Browser, Page, APP_ORIGIN};
 use common::fake_idp::{self, FakeIdp, Signer};
-use common::{app, figment, keycloak_issuer, Served, TestDb};
+use common::{app, figment, keycloak_issuer, query_param, Served, TestDb};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use rocket::http::{Method, Status};
@@ -50,19 +50,12 @@ const SQL_METACHARACTERS: &[&str] = &[
 
 // ---- shared helpers --------------------------------------------------------------------
 
-async fn signed_in<'c>(app: &'c Client, user: &str, agent: &str) -> Browser<'c> {
-    let mut browser = Browser::new(app, agent);
-    let page = browser.sign_in(user, user, "/").await;
-    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
-    browser
-}
-
 /// Every row of every table, as text: equal before and after means nothing was written,
 /// deleted or touched (not even a `last_seen_at` or `updated_at`).
 async fn fingerprint(db: &TestDb) -> String {
     let mut connection = db.connect().await;
     let mut all = String::new();
-    for table in ["users", "accounts", "sessions", "logout_token_jtis", "verification_tokens"] {
+    for table in ["users", "accounts", "sessions", "logout_token_jtis"] {
         let rows: String = sqlx::query_scalar(&format!(
             "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM {table} t"
         ))
@@ -202,8 +195,8 @@ impl CookieScene {
 #[tokio::test]
 async fn malformed_oversized_and_non_utf8_session_cookies_are_anonymous_and_change_nothing() {
     let scene = CookieScene::new().await;
-    let mut laptop = signed_in(&scene.app, "alice", FIREFOX).await;
-    let mut phone = signed_in(&scene.app, "alice", SAFARI).await;
+    let mut laptop = Browser::signed_in(&scene.app, "alice", FIREFOX).await;
+    let mut phone = Browser::signed_in(&scene.app, "alice", SAFARI).await;
     let phone_id = phone.current_session_id().await;
     let csrf = laptop.csrf_token().await;
     let valid = laptop.session_cookie().expect("session cookie").clone();
@@ -281,7 +274,7 @@ async fn malformed_oversized_and_non_utf8_session_cookies_are_anonymous_and_chan
 #[tokio::test]
 async fn a_duplicated_session_cookie_with_the_valid_one_last_keeps_the_user_signed_in() {
     let scene = CookieScene::new().await;
-    let mut alice = signed_in(&scene.app, "alice", FIREFOX).await;
+    let mut alice = Browser::signed_in(&scene.app, "alice", FIREFOX).await;
     let valid = alice.session_cookie().expect("session cookie").clone();
     let unknown = common::session_token().0;
     let before = fingerprint(&scene.db).await;
@@ -330,7 +323,7 @@ async fn a_duplicated_session_cookie_with_the_valid_one_last_keeps_the_user_sign
 #[tokio::test]
 async fn a_duplicated_session_cookie_with_the_valid_one_first_keeps_the_user_signed_in() {
     let scene = CookieScene::new().await;
-    let mut alice = signed_in(&scene.app, "alice", FIREFOX).await;
+    let mut alice = Browser::signed_in(&scene.app, "alice", FIREFOX).await;
     let valid = alice.session_cookie().expect("session cookie").clone();
     let unknown = common::session_token().0;
     let before = fingerprint(&scene.db).await;
@@ -408,9 +401,9 @@ fn arbitrary_session_ids_are_not_found_and_revoke_nothing() {
     let db = runtime.block_on(TestDb::create());
     let app = runtime.block_on(app(figment(&db)));
     let (laptop, phone, bob_id, token) = runtime.block_on(async {
-        let mut laptop = signed_in(&app, "alice", FIREFOX).await;
-        let phone = signed_in(&app, "alice", SAFARI).await;
-        let mut bob = signed_in(&app, "bob", FIREFOX).await;
+        let mut laptop = Browser::signed_in(&app, "alice", FIREFOX).await;
+        let phone = Browser::signed_in(&app, "alice", SAFARI).await;
+        let mut bob = Browser::signed_in(&app, "bob", FIREFOX).await;
         let token = laptop.csrf_token().await;
         (laptop, phone, bob.current_session_id().await, token)
     });
@@ -613,7 +606,7 @@ async fn forged_callbacks_with_odd_parameters_are_refused_with_a_code_and_write_
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
     // Someone is signed in, so that there are rows a bad callback could touch.
-    let _alice = signed_in(&app, "alice", FIREFOX).await;
+    let _alice = Browser::signed_in(&app, "alice", FIREFOX).await;
     let before = fingerprint(&db).await;
     let issuer = keycloak_issuer();
 
@@ -667,11 +660,6 @@ async fn forged_callbacks_with_odd_parameters_are_refused_with_a_code_and_write_
     for code in ["state_mismatch", "flow_expired", "idp_error", "code_rejected", "issuer_mismatch", "bad_request"] {
         assert!(refusals.contains_key(code), "no case was refused with {code}: {refusals:?}");
     }
-}
-
-fn query_param(url: &str, name: &str) -> String {
-    let url = url::Url::parse(url).expect("url");
-    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
 }
 
 /// A real answer from Keycloak, with `name` replaced by `value` (raw query text), or
@@ -761,8 +749,8 @@ async fn a_nul_byte_in_the_session_state_of_a_genuine_callback_is_refused_not_a_
 async fn sql_metacharacters_in_the_csrf_header_are_refused_and_change_nothing() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI).await;
     let phone_id = phone.current_session_id().await;
     let real = laptop.csrf_token().await;
     let before = fingerprint(&db).await;
@@ -798,9 +786,9 @@ async fn a_hostile_user_agent_is_stored_verbatim_and_rendered_escaped() {
     let app = app(figment(&db)).await;
     let hostile = "Mozilla/5.0 <script>alert(\"ua\")</script> <img src=x onerror=alert(1)> '; DROP TABLE sessions; -- \\ %00 \u{ff07} é";
     let long = format!("Mozilla/5.0 ({}) '<script>", "x".repeat(600));
-    let mut alice = signed_in(&app, "alice", hostile).await;
-    let _laptop = signed_in(&app, "alice", &long).await;
-    let _bob = signed_in(&app, "bob", FIREFOX).await;
+    let mut alice = Browser::signed_in(&app, "alice", hostile).await;
+    let _laptop = Browser::signed_in(&app, "alice", &long).await;
+    let _bob = Browser::signed_in(&app, "bob", FIREFOX).await;
 
     let mut connection = db.connect().await;
     let stored: Vec<Option<String>> = sqlx::query_scalar("SELECT user_agent FROM sessions ORDER BY created_at")
@@ -826,7 +814,7 @@ async fn a_hostile_user_agent_is_stored_verbatim_and_rendered_escaped() {
 async fn sql_metacharacters_in_the_login_query_change_nothing() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX).await;
     let before = fingerprint(&db).await;
 
     let mut values: Vec<String> = SQL_METACHARACTERS.iter().map(|s| percent_encode(s)).collect();

@@ -4,14 +4,9 @@
 mod common;
 
 use common::browser::Browser;
-use common::{app, figment, TestDb};
+use common::{app, figment, query_param, TestDb};
 use figment::providers::Serialized;
 use rocket::http::Status;
-
-fn query_param(url: &str, name: &str) -> String {
-    let url = url::Url::parse(url).expect("url");
-    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
-}
 
 #[tokio::test]
 async fn a_missing_state_is_refused() {

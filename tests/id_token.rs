@@ -5,10 +5,10 @@
 mod common;
 
 use common::browser::Page;
-use common::fake_idp::{setup, sign_in_with, FakeIdp, Signer};
+use common::fake_idp::{setup, sign_in_with, with, FakeIdp, Signer};
 use common::TestDb;
 use rocket::http::Status;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 async fn rows(db: &TestDb) -> (i64, i64, i64) {
     let mut connection = db.connect().await;
@@ -23,11 +23,6 @@ async fn assert_refused(db: &TestDb, page: &Page, what: &str) {
     assert_eq!(page.status, Status::BadRequest, "{what}: {}", page.body);
     assert!(page.body.contains("invalid_id_token"), "{what}: {}", page.body);
     assert_eq!(rows(db).await, (0, 0, 0), "{what} wrote rows");
-}
-
-fn with(mut claims: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {
-    claims.insert(key.to_string(), value);
-    claims
 }
 
 #[tokio::test]

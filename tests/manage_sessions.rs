@@ -9,7 +9,6 @@ use common::browser::{Browser, Page, APP_ORIGIN};
 use common::{app, figment, TestDb};
 use figment::providers::Serialized;
 use rocket::http::{Method, Status};
-use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
 const FIREFOX_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -17,20 +16,13 @@ const CHROME_MAC: &str =
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
-async fn signed_in<'c>(app: &'c Client, user: &str, agent: &str) -> Browser<'c> {
-    let mut browser = Browser::new(app, agent);
-    let page = browser.sign_in(user, user, "/").await;
-    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
-    browser
-}
-
 #[tokio::test]
 async fn alice_sees_each_of_her_devices_and_which_one_she_is_on() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let _laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
-    let _phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let _laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
+    let _phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
 
     let sessions = mac.sessions().await;
     let page = mac.get("/sessions").await;
@@ -54,9 +46,9 @@ async fn alice_sees_each_of_her_devices_and_which_one_she_is_on() {
 async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
-    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
     let phone_id = phone.current_session_id().await;
     let token = laptop.csrf_token().await;
 
@@ -80,9 +72,9 @@ async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
 async fn revoking_all_others_keeps_only_this_device() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
-    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
     let token = laptop.csrf_token().await;
 
     let page = laptop.post_form("/sessions/revoke-others", &[("csrf_token", &token)]).await;
@@ -97,9 +89,9 @@ async fn revoking_all_others_keeps_only_this_device() {
 async fn signing_out_everywhere_ends_every_session_including_this_one() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
-    let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut bob = Browser::signed_in(&app, "bob", CHROME_MAC).await;
     let token = laptop.csrf_token().await;
 
     let page = laptop.post_form("/sessions/revoke-all", &[("csrf_token", &token)]).await;
@@ -115,9 +107,9 @@ async fn signing_out_everywhere_ends_every_session_including_this_one() {
 async fn the_json_api_lists_and_revokes() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
-    let mut mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let mut mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
     let phone_id = phone.current_session_id().await;
     let token = laptop.csrf_token().await;
     let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
@@ -139,8 +131,8 @@ async fn the_json_api_lists_and_revokes() {
 async fn bob_can_neither_list_nor_revoke_alices_sessions() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut bob = signed_in(&app, "bob", CHROME_MAC).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut bob = Browser::signed_in(&app, "bob", CHROME_MAC).await;
     let alice_id = alice.current_session_id().await;
     let token = bob.csrf_token().await;
 
@@ -169,7 +161,7 @@ async fn bob_can_neither_list_nor_revoke_alices_sessions() {
 async fn a_malformed_session_id_is_not_found_and_changes_nothing() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
     let token = alice.csrf_token().await;
     let headers = [("Origin", APP_ORIGIN), ("X-CSRF-Token", token.as_str())];
 
@@ -192,9 +184,9 @@ async fn assert_csrf_refused(db: &TestDb, page: Page, what: &str) {
 async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_refused() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut laptop = signed_in(&app, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&app, "alice", SAFARI_IPHONE).await;
-    let _mac = signed_in(&app, "alice", CHROME_MAC).await;
+    let mut laptop = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+    let _mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
     let phone_id = phone.current_session_id().await;
     let token = laptop.csrf_token().await;
     let phones_token = phone.csrf_token().await;
@@ -232,8 +224,8 @@ async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
     let db = TestDb::create().await;
     let instance_a = app(figment(&db)).await;
     let instance_b = app(figment(&db)).await;
-    let mut laptop = signed_in(&instance_a, "alice", FIREFOX_LINUX).await;
-    let mut phone = signed_in(&instance_a, "alice", SAFARI_IPHONE).await;
+    let mut laptop = Browser::signed_in(&instance_a, "alice", FIREFOX_LINUX).await;
+    let mut phone = Browser::signed_in(&instance_a, "alice", SAFARI_IPHONE).await;
     let phone_id = phone.current_session_id().await;
     let mut phone_on_b = Browser::new(&instance_b, SAFARI_IPHONE);
     phone_on_b.cookies = phone.cookies.clone();
@@ -249,7 +241,7 @@ async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
 async fn last_seen_moves_at_most_once_per_activity_interval() {
     let db = TestDb::create().await;
     let app = app(figment(&db).merge(Serialized::global("auth.session.activity_interval", "2s"))).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
     let last_seen = |sessions: Vec<Value>| sessions[0]["last_seen_at"].as_str().map(str::to_string);
     let first = last_seen(alice.sessions().await);
 
@@ -294,7 +286,7 @@ fn ids(listing: &Value) -> Vec<String> {
 async fn many_sessions_are_listed_a_page_at_a_time_this_device_first() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
     seed_sessions(&db, "alice@example.com", 120).await;
     let current = alice.current_session_id().await;
 
@@ -340,7 +332,7 @@ async fn many_sessions_are_listed_a_page_at_a_time_this_device_first() {
 async fn a_bad_or_missing_page_of_sessions_is_refused_and_changes_nothing() {
     let db = TestDb::create().await;
     let app = app(figment(&db)).await;
-    let mut alice = signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut alice = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
     seed_sessions(&db, "alice@example.com", 3).await;
 
     for page in ["0", "-1", "abc", "1.5", "", "99999999999", "100001"] {

@@ -88,7 +88,6 @@ async fn tables_have_the_designed_columns() {
                 ("id_token", "text"),
             ],
         ),
-        ("verification_tokens", &[("identifier", "text"), ("token", "bytea"), ("expires", "timestamp with time zone")]),
     ];
     for (table, columns) in expected {
         let rows = sqlx::query(
@@ -126,7 +125,7 @@ async fn indexes_and_constraints_are_in_place() {
         "INDEX sessions_user_id_idx ON latchkey.sessions USING btree (user_id)",
         "INDEX sessions_expires_at_idx ON latchkey.sessions USING btree (expires_at)",
         "INDEX sessions_provider_idp_sid_idx ON latchkey.sessions USING btree (provider, idp_sid)",
-        "UNIQUE INDEX verification_tokens_pkey ON latchkey.verification_tokens USING btree (identifier, token)",
+        "UNIQUE INDEX logout_token_jtis_pkey ON latchkey.logout_token_jtis USING btree (issuer, jti)",
     ] {
         assert!(indexes.iter().any(|index| index.contains(wanted)), "missing index {wanted}; have {indexes:#?}");
     }
@@ -216,11 +215,10 @@ async fn latchkeys_tables_and_migration_history_stay_out_of_public() {
     .fetch_all(&mut connection)
     .await
     .expect("list tables");
-    let expected: Vec<(String, String)> =
-        ["_sqlx_migrations", "accounts", "logout_token_jtis", "sessions", "users", "verification_tokens"]
-            .iter()
-            .map(|table| ("latchkey".to_string(), table.to_string()))
-            .collect();
+    let expected: Vec<(String, String)> = ["_sqlx_migrations", "accounts", "logout_token_jtis", "sessions", "users"]
+        .iter()
+        .map(|table| ("latchkey".to_string(), table.to_string()))
+        .collect();
     assert_eq!(tables, expected);
 }
 

@@ -17,7 +17,7 @@ const LOCK_KEY: i64 = 0x6c61_7463_686b_6579;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Seeds one user with `expired` dead sessions (half past the sliding expiry, half past
-/// the absolute one), `live` live ones, and verification tokens of both kinds.
+/// the absolute one), `live` live ones, and remembered logout tokens of both kinds.
 async fn seed(connection: &mut PgConnection, expired: i64, live: i64) {
     let user: uuid::Uuid =
         sqlx::query_scalar("INSERT INTO users (email) VALUES (gen_random_uuid() || '@example.com') RETURNING id")
@@ -48,21 +48,21 @@ async fn seed(connection: &mut PgConnection, expired: i64, live: i64) {
     .await
     .expect("live sessions");
     sqlx::query(
-        "INSERT INTO verification_tokens (identifier, token, expires)
-         SELECT 'someone@example.com', sha256(gen_random_uuid()::text::bytea),
+        "INSERT INTO logout_token_jtis (issuer, jti, expires_at)
+         SELECT 'https://id.example', gen_random_uuid()::text,
                 CASE WHEN n <= 5 THEN now() - interval '1 minute' ELSE now() + interval '1 hour' END
            FROM generate_series(1, 8) AS n",
     )
     .execute(&mut *connection)
     .await
-    .expect("verification tokens");
+    .expect("logout tokens");
 }
 
 async fn remaining(connection: &mut PgConnection) -> (i64, i64, i64) {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM sessions WHERE expires_at <= now()),
                 (SELECT count(*) FROM sessions WHERE expires_at > now()),
-                (SELECT count(*) FROM verification_tokens)",
+                (SELECT count(*) FROM logout_token_jtis)",
     )
     .fetch_one(&mut *connection)
     .await
@@ -84,9 +84,9 @@ async fn a_sweep_removes_exactly_the_expired_rows_in_bounded_batches() {
 
     let report = sweep_once(&pool, &Schema::default(), 1_000).await.expect("sweep").expect("lock was free");
 
-    // 1000 + 1000 + 500 sessions, then one short batch of tokens and one of logout jtis.
-    let counts = (report.sessions, report.verification_tokens, report.logout_token_jtis, report.batches);
-    assert_eq!(counts, (2_500, 5, 0, 5));
+    // 1000 + 1000 + 500 sessions, then one short batch of logout tokens.
+    let counts = (report.sessions, report.logout_token_jtis, report.batches);
+    assert_eq!(counts, (2_500, 5, 4));
     assert_eq!(remaining(&mut connection).await, (0, 40, 3));
 }
 

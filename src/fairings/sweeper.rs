@@ -30,7 +30,6 @@ async fn run(pool: &PgPool, schema: &Schema, batch_size: u32) {
     match sweep_once(pool, schema, batch_size).await {
         Ok(Some(report)) => tracing::info!(
             sessions = report.sessions,
-            verification_tokens = report.verification_tokens,
             logout_token_jtis = report.logout_token_jtis,
             batches = report.batches,
             elapsed_ms = started.elapsed().as_millis() as u64,

@@ -164,7 +164,6 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Err
                 let left = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
                 shared.cookies.set_session(jar, token, left);
             }
-            tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
             return Ok(Some(AuthenticatedUser::new(session, token.csrf_token())));
         }
     }

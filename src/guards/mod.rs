@@ -4,6 +4,7 @@
 mod authenticated_user;
 mod client_info;
 mod csrf;
+mod ctx;
 #[cfg(feature = "pages")]
 mod layout;
 
@@ -12,5 +13,6 @@ pub(crate) use authenticated_user::{GuardFailure, SignedIn, StaleSession};
 pub use client_info::ClientInfo;
 pub(crate) use csrf::ChangeRequest;
 pub use csrf::CsrfCheck;
+pub(crate) use ctx::Ctx;
 #[cfg(feature = "pages")]
 pub use layout::{Layout, Viewer};

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::oidc::provider::{Metadata, Provider};
-use crate::shared::Shared;
+use crate::oidc::OidcContext;
 
 /// How far a token's `iat` may lie in the future (clock skew between us and the IdP).
 pub(crate) const CLOCK_SKEW: Duration = Duration::from_secs(60);
@@ -70,9 +70,9 @@ pub(crate) type OidcClient = Client<
 >;
 
 /// The client for `provider`, redirecting back to this app's callback.
-pub(crate) fn client(provider: &Provider, metadata: &Metadata, shared: &Shared) -> Result<OidcClient, Error> {
+pub(crate) fn client(provider: &Provider, metadata: &Metadata, ctx: &OidcContext<'_>) -> Result<OidcClient, Error> {
     let secret = provider.config.client_secret.as_ref().map(|secret| ClientSecret::new(secret.expose().to_string()));
-    let redirect = RedirectUrl::new(shared.config.url_for(&shared.paths.callback))
+    let redirect = RedirectUrl::new(ctx.config.url_for(&ctx.paths.callback))
         .map_err(|e| Error::internal_from("redirect URL", e))?;
     Ok(Client::from_provider_metadata(metadata.clone(), ClientId::new(provider.config.client_id.clone()), secret)
         .set_redirect_uri(redirect))

@@ -20,7 +20,7 @@ use crate::error::{chain, Error};
 use crate::hooks::{Claims, Profile};
 use crate::oidc::claims::{client, IdToken, TokenResponse, CLOCK_SKEW};
 use crate::oidc::provider::{Metadata, Provider};
-use crate::shared::Shared;
+use crate::oidc::OidcContext;
 
 const FLOW_COOKIE_PREFIX: &str = "latchkey_flow_";
 
@@ -39,12 +39,12 @@ struct PendingSignIn {
 pub(crate) fn start(
     provider: &Provider,
     metadata: &Metadata,
-    shared: &Shared,
+    ctx: &OidcContext<'_>,
     return_to: String,
     force_login: bool,
     jar: &CookieJar<'_>,
 ) -> Result<String, Error> {
-    let client = client(provider, metadata, shared)?;
+    let client = client(provider, metadata, ctx)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -65,7 +65,7 @@ pub(crate) fn start(
         started_at: Utc::now(),
     };
     let value = serde_json::to_string(&pending).map_err(|e| Error::internal_from("flow cookie", e))?;
-    jar.add_private(shared.cookies.auth_cookie(flow_cookie_name(&pending.state), value, shared.config.login_timeout));
+    jar.add_private(ctx.cookies.auth_cookie(flow_cookie_name(&pending.state), value, ctx.config.login_timeout));
     Ok(url.to_string())
 }
 
@@ -103,7 +103,7 @@ pub(crate) struct Completed {
 }
 
 /// Takes the flow cookie that matches `state` out of the jar, checking its age.
-fn take_pending(jar: &CookieJar<'_>, state: Option<&str>, shared: &Shared) -> Result<PendingSignIn, Error> {
+fn take_pending(jar: &CookieJar<'_>, state: Option<&str>, ctx: &OidcContext<'_>) -> Result<PendingSignIn, Error> {
     let state = state.filter(|s| !s.is_empty() && s.len() <= 128).ok_or(Error::StateMismatch)?;
     if !state.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(Error::StateMismatch);
@@ -115,13 +115,13 @@ fn take_pending(jar: &CookieJar<'_>, state: Option<&str>, shared: &Shared) -> Re
         let other_flows = jar.iter().any(|cookie| cookie.name().starts_with(FLOW_COOKIE_PREFIX));
         return Err(if other_flows { Error::StateMismatch } else { Error::FlowExpired });
     };
-    jar.remove_private(shared.cookies.auth_cookie_removal(name));
+    jar.remove_private(ctx.cookies.auth_cookie_removal(name));
     let pending: PendingSignIn = serde_json::from_str(cookie.value()).map_err(|_| Error::FlowExpired)?;
     if pending.state != state {
         return Err(Error::StateMismatch);
     }
     let age = Utc::now().signed_duration_since(pending.started_at).to_std().unwrap_or_default();
-    if age > shared.config.login_timeout {
+    if age > ctx.config.login_timeout {
         return Err(Error::FlowExpired);
     }
     Ok(pending)
@@ -130,10 +130,10 @@ fn take_pending(jar: &CookieJar<'_>, state: Option<&str>, shared: &Shared) -> Re
 /// Checks the IdP's answer, exchanges the code and verifies the ID token. Writes nothing.
 pub(crate) async fn finish(
     params: &CallbackParams<'_>,
-    shared: &Shared,
+    ctx: &OidcContext<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Completed, Error> {
-    let pending = take_pending(jar, params.state, shared);
+    let pending = take_pending(jar, params.state, ctx);
     if let Some(error) = params.error {
         return Err(Error::IdpError {
             error: error.chars().take(64).collect(),
@@ -146,7 +146,7 @@ pub(crate) async fn finish(
     if params.session_state.is_some_and(|state| state.len() > 256 || state.chars().any(char::is_control)) {
         return Err(Error::BadRequest("malformed session_state".into()));
     }
-    let provider = shared.providers.get(&pending.provider).cloned().ok_or(Error::UnknownProvider)?;
+    let provider = ctx.providers.get(&pending.provider).cloned().ok_or(Error::UnknownProvider)?;
     let code = params.code.filter(|code| !code.is_empty()).ok_or_else(|| Error::BadRequest("no code".into()))?;
     let metadata = provider.metadata_or_discover().await?;
     // RFC 9207: when the IdP names itself, it must be the one we asked.
@@ -156,7 +156,7 @@ pub(crate) async fn finish(
         }
     }
 
-    let client = client(&provider, &metadata, shared)?;
+    let client = client(&provider, &metadata, ctx)?;
     let unavailable = |reason: String| Error::IdpUnavailable { provider: provider.name.clone(), reason };
     let request = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
@@ -171,7 +171,7 @@ pub(crate) async fn finish(
     })?;
 
     let id_token = response.id_token().ok_or_else(|| Error::InvalidIdToken("no id_token in the response".into()))?;
-    let claims = verify_id_token(&provider, metadata, shared, id_token, &Nonce::new(pending.nonce.clone())).await?;
+    let claims = verify_id_token(&provider, metadata, ctx, id_token, &Nonce::new(pending.nonce.clone())).await?;
     let subject = claims.str("sub").map(storable).ok_or_else(|| Error::InvalidIdToken("no sub".into()))?;
     Ok(Completed {
         subject,
@@ -198,13 +198,13 @@ pub(crate) async fn finish(
 async fn verify_id_token(
     provider: &Provider,
     metadata: Arc<Metadata>,
-    shared: &Shared,
+    ctx: &OidcContext<'_>,
     id_token: &IdToken,
     nonce: &Nonce,
 ) -> Result<Claims, Error> {
-    let login_timeout = shared.config.login_timeout;
+    let login_timeout = ctx.config.login_timeout;
     let check = |metadata: &Metadata| -> Result<Claims, ClaimsVerificationError> {
-        let client = client(provider, metadata, shared).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
+        let client = client(provider, metadata, ctx).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
         let verifier = client.id_token_verifier().set_issue_time_verifier_fn(move |iat| {
             let now = Utc::now();
             if iat > now + CLOCK_SKEW {

@@ -9,3 +9,17 @@ pub(crate) mod provider;
 pub(crate) mod return_to;
 
 pub(crate) use provider::{Provider, Providers};
+
+use crate::config::Config;
+use crate::crypto::Keyring;
+use crate::paths::Paths;
+use crate::session::cookie::CookiePolicy;
+
+/// What the sign-in and sign-out flows need of latchkey's set-up.
+pub(crate) struct OidcContext<'a> {
+    pub config: &'a Config,
+    pub paths: &'a Paths,
+    pub cookies: &'a CookiePolicy,
+    pub providers: &'a Providers,
+    pub keyring: &'a Keyring,
+}

@@ -7,9 +7,9 @@ use rocket::http::{CookieJar, Status};
 use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
+use crate::guards::Ctx;
 use crate::guards::{ChangeRequest, SignedIn};
 use crate::routes::sessions::{listed, revoke, revoke_all_others, rows, sign_out_everywhere, ApiSession};
-use crate::shared::Ctx;
 use crate::store::ListPage;
 
 pub(crate) fn routes() -> Vec<rocket::Route> {

@@ -7,12 +7,13 @@ use rocket::response::Redirect;
 
 use crate::error::Error;
 use crate::guards::ClientInfo;
+use crate::guards::Ctx;
 use crate::hooks::{Event, SignIn};
 use crate::oidc::flow::{self, CallbackParams, Completed};
 use crate::oidc::logout::ID_TOKEN_COLUMN;
 use crate::oidc::return_to;
 use crate::session::SessionToken;
-use crate::shared::{Ctx, Shared};
+use crate::shared::Shared;
 use crate::store::{AccountTokens, NewSession, NewSignIn, SignInOutcome};
 
 /// Most the app's extra profile fields may take, serialized: they are read with the
@@ -51,7 +52,7 @@ async fn login(
     };
     let metadata = chosen.metadata_for_sign_in().await?;
     let force_login = force_login || shared.cookies.reauth_required(jar);
-    let url = flow::start(chosen, &metadata, &shared, return_to, force_login, jar)?;
+    let url = flow::start(chosen, &metadata, &shared.oidc(), return_to, force_login, jar)?;
     Ok(LoginResponse::Redirect(Box::new(Redirect::to(url))))
 }
 
@@ -108,7 +109,7 @@ async fn callback(
     client: ClientInfo,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
-    let completed = flow::finish(&params, &shared, jar).await?;
+    let completed = flow::finish(&params, &shared.oidc(), jar).await?;
     let sign_in = SignIn { provider: &completed.provider.name, subject: &completed.subject, claims: &completed.claims };
     let profile =
         shared.hooks.profile(&sign_in, completed.profile.clone(), shared.rocket).await.map_err(Error::SignInRefused)?;

@@ -4,8 +4,8 @@ use rocket::http::Status;
 use rocket::serde::json::{json, Json, Value};
 
 use crate::error::chain;
+use crate::guards::Ctx;
 use crate::oidc::provider::Health;
-use crate::shared::Ctx;
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
     rocket::routes![healthz, readyz]

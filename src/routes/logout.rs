@@ -9,11 +9,12 @@ use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
 use crate::guards::ChangeRequest;
+use crate::guards::Ctx;
 #[cfg(feature = "pages")]
 use crate::guards::SignedIn;
 use crate::hooks::Event;
 use crate::oidc::{backchannel, logout};
-use crate::shared::{Ctx, Shared};
+use crate::shared::Shared;
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
     #[cfg(feature = "pages")]
@@ -62,14 +63,14 @@ async fn sign_out(
     let ended = shared.store.end(user.session.id).await?;
     tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
     shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
-    Ok(Redirect::to(logout::finish(&shared, jar, ended)))
+    Ok(Redirect::to(logout::finish(&shared.oidc(), jar, ended)))
 }
 
 /// Where people land after signing out (here, everywhere, or back from the IdP's logout,
 /// whose `state` must be the one this browser was sent with).
 #[rocket::get("/signed-out?<state>")]
 fn signed_out(state: Option<&str>, jar: &CookieJar<'_>, shared: Ctx<'_>) -> Result<SignedOutPage, Error> {
-    let provider = logout::returned_from(&shared, state, jar);
+    let provider = logout::returned_from(&shared.oidc(), state, jar);
     let name = provider.as_deref().map(|name| match shared.providers.get(name) {
         Some(provider) => provider.config.display_name(&provider.name).to_string(),
         None => name.to_string(),

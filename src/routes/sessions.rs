@@ -9,6 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::guards::Ctx;
 #[cfg(feature = "pages")]
 use crate::guards::SignedIn;
 use crate::guards::{AuthenticatedUser, ChangeRequest};
@@ -16,7 +17,7 @@ use crate::hooks::{Event, Revoked};
 use crate::oidc::logout;
 use crate::routes::logout::CsrfForm;
 use crate::session::device::{Device, Devices};
-use crate::shared::{Ctx, Shared};
+use crate::shared::Shared;
 use crate::store::{ListPage, SessionListing, SessionPage};
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
@@ -90,7 +91,7 @@ pub(crate) async fn sign_out_everywhere(
         .hooks
         .on_event(&Event::Revoked { user_id: user.id, revoked: Revoked::Everywhere { count } }, shared.rocket)
         .await;
-    Ok((count, logout::finish(shared, jar, current)))
+    Ok((count, logout::finish(&shared.oidc(), jar, current)))
 }
 
 /// Where the forms send the browser back to.

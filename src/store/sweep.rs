@@ -17,10 +17,6 @@ const EXPIRED_SESSIONS: &str = "
     DELETE FROM {schema}.sessions WHERE id IN (
         SELECT id FROM {schema}.sessions WHERE expires_at <= now()
          ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)";
-const EXPIRED_VERIFICATION_TOKENS: &str = "
-    DELETE FROM {schema}.verification_tokens WHERE (identifier, token) IN (
-        SELECT identifier, token FROM {schema}.verification_tokens WHERE expires <= now()
-         LIMIT $1 FOR UPDATE SKIP LOCKED)";
 const EXPIRED_LOGOUT_TOKENS: &str = "
     DELETE FROM {schema}.logout_token_jtis WHERE (issuer, jti) IN (
         SELECT issuer, jti FROM {schema}.logout_token_jtis WHERE expires_at <= now()
@@ -32,8 +28,6 @@ const EXPIRED_LOGOUT_TOKENS: &str = "
 pub struct SweepReport {
     /// Expired sessions.
     pub sessions: u64,
-    /// Expired verification tokens.
-    pub verification_tokens: u64,
     /// Remembered back-channel logout tokens past their expiry.
     pub logout_token_jtis: u64,
     /// Delete statements run.
@@ -66,8 +60,6 @@ async fn delete_expired(
 ) -> Result<SweepReport, sqlx::Error> {
     let mut report = SweepReport::default();
     report.sessions = delete_in_batches(connection, &schema.qualify(EXPIRED_SESSIONS), batch_size, &mut report).await?;
-    report.verification_tokens =
-        delete_in_batches(connection, &schema.qualify(EXPIRED_VERIFICATION_TOKENS), batch_size, &mut report).await?;
     report.logout_token_jtis =
         delete_in_batches(connection, &schema.qualify(EXPIRED_LOGOUT_TOKENS), batch_size, &mut report).await?;
     Ok(report)

@@ -44,6 +44,14 @@ impl<'c> Browser<'c> {
         Browser { app, cookies: HashMap::new(), user_agent: user_agent.to_string(), login: "/auth/login".into(), idp }
     }
 
+    /// A browser in which `user` (password = user name) has signed in on `app`.
+    pub async fn signed_in(app: &'c Client, user: &str, agent: &str) -> Browser<'c> {
+        let mut browser = Browser::new(app, agent);
+        let page = browser.sign_in(user, user, "/").await;
+        assert_eq!(page.status, Status::SeeOther, "{}", page.body);
+        browser
+    }
+
     /// A browser on an app that mounts latchkey under `base` (e.g. "/account").
     pub fn under(app: &'c Client, user_agent: &str, base: &str) -> Browser<'c> {
         let mut browser = Browser::new(app, user_agent);

@@ -135,6 +135,18 @@ impl FakeIdp {
 
 /// A fresh database, a stand-in IdP, and the app with the stand-in configured as the
 /// provider `fake` (plus `settings`, e.g. `allow_email_linking`), discovered and ready.
+/// `claims` with `key` set to `value`.
+pub fn with(mut claims: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {
+    claims.insert(key.into(), value);
+    claims
+}
+
+/// `claims` without `key`.
+pub fn without(mut claims: Map<String, Value>, key: &str) -> Map<String, Value> {
+    claims.remove(key);
+    claims
+}
+
 pub async fn setup(settings: Value) -> (TestDb, FakeIdp, Client) {
     let db = TestDb::create().await;
     let idp = FakeIdp::start("latchkey-test").await;

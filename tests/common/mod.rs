@@ -144,6 +144,12 @@ where
     }
 }
 
+/// The value of `name` in the query of the absolute `url`.
+pub fn query_param(url: &str, name: &str) -> String {
+    let url = url::Url::parse(url).expect("url");
+    url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned()).expect("param")
+}
+
 /// A port nothing listens on.
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
