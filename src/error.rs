@@ -25,12 +25,13 @@ pub enum Error {
     #[error("the session store is unavailable")]
     DbUnavailable(#[source] Arc<sqlx::Error>),
     /// The identity provider cannot be reached.
-    #[error("identity provider `{provider}` is unavailable: {reason}")]
+    #[error("identity provider `{provider}` is unavailable")]
     IdpUnavailable {
         /// The provider's name.
         provider: String,
         /// What failed.
-        reason: String,
+        #[source]
+        source: Cause,
     },
     /// No provider of that name is configured.
     #[error("unknown identity provider")]
@@ -56,8 +57,8 @@ pub enum Error {
     #[error("issuer in the authorization response does not match the provider")]
     IssuerMismatch,
     /// The ID token failed verification.
-    #[error("ID token refused: {0}")]
-    InvalidIdToken(String),
+    #[error("ID token refused")]
+    InvalidIdToken(#[source] Cause),
     /// A back-channel logout token failed verification (or was replayed).
     #[error("logout token refused: {0}")]
     InvalidLogoutToken(String),
@@ -94,6 +95,11 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
+}
+
+/// A cause from an error of any kind, or from a message.
+pub(crate) fn cause(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Cause {
+    Arc::from(error.into())
 }
 
 impl Error {

@@ -16,7 +16,7 @@ use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{chain, Error};
+use crate::error::{cause, chain, Cause, Error};
 use crate::hooks::{Claims, Profile};
 use crate::oidc::claims::{client, IdToken, TokenResponse, CLOCK_SKEW};
 use crate::oidc::provider::{Metadata, Provider};
@@ -157,22 +157,22 @@ pub(crate) async fn finish(
     }
 
     let client = client(&provider, &metadata, ctx)?;
-    let unavailable = |reason: String| Error::IdpUnavailable { provider: provider.name.clone(), reason };
+    let unavailable = |source: Cause| Error::IdpUnavailable { provider: provider.name.clone(), source };
     let request = client
         .exchange_code(AuthorizationCode::new(code.to_string()))
-        .map_err(|e| unavailable(format!("no token endpoint: {e}")))?
+        .map_err(|e| unavailable(cause(e)))?
         .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
     let response: TokenResponse = request.request_async(&provider.http).await.map_err(|error| match error {
         RequestTokenError::ServerResponse(response) => Error::CodeRejected(response.error().to_string()),
-        RequestTokenError::Request(error) => unavailable(chain(&error)),
+        RequestTokenError::Request(error) => unavailable(cause(error)),
         // The answer was 200 but unreadable, most often an ID token without required claims.
-        RequestTokenError::Parse(error, _) => Error::InvalidIdToken(format!("token response unreadable: {error}")),
+        RequestTokenError::Parse(error, _) => Error::InvalidIdToken(cause(format!("token response unreadable: {error}"))),
         other => Error::CodeRejected(chain(&other)),
     })?;
 
-    let id_token = response.id_token().ok_or_else(|| Error::InvalidIdToken("no id_token in the response".into()))?;
+    let id_token = response.id_token().ok_or_else(|| Error::InvalidIdToken(cause("no id_token in the response")))?;
     let claims = verify_id_token(&provider, metadata, ctx, id_token, &Nonce::new(pending.nonce.clone())).await?;
-    let subject = claims.str("sub").map(storable).ok_or_else(|| Error::InvalidIdToken("no sub".into()))?;
+    let subject = claims.str("sub").map(storable).ok_or_else(|| Error::InvalidIdToken(cause("no sub")))?;
     Ok(Completed {
         subject,
         profile: standard_profile(&claims),
@@ -233,9 +233,9 @@ async fn verify_id_token(
         Err(ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey)) => {
             // The IdP may have rotated its keys: fetch them once, then decide for good.
             let refreshed = provider.refresh_keys().await?;
-            check(&refreshed).map_err(|error| Error::InvalidIdToken(chain(&error)))
+            check(&refreshed).map_err(|error| Error::InvalidIdToken(cause(error)))
         }
-        other => other.map_err(|error| Error::InvalidIdToken(chain(&error))),
+        other => other.map_err(|error| Error::InvalidIdToken(cause(error))),
     }
 }
 

@@ -13,7 +13,7 @@ use rocket::Shutdown;
 use serde::Serialize;
 
 use crate::config::{Config, ProviderConfig};
-use crate::error::{chain, Error};
+use crate::error::{cause, chain, Error};
 
 /// How long to wait for the IdP on any one request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
@@ -133,12 +133,12 @@ impl Provider {
         match probe {
             Ok(response) if response.status().is_success() => Ok(metadata),
             Ok(response) => Err(self.unavailable(format!("discovery document answered {}", response.status()))),
-            Err(error) => Err(self.unavailable(chain(&error))),
+            Err(error) => Err(self.unavailable(error)),
         }
     }
 
-    fn unavailable(&self, reason: String) -> Error {
-        Error::IdpUnavailable { provider: self.name.clone(), reason }
+    fn unavailable(&self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::IdpUnavailable { provider: self.name.clone(), source: cause(source) }
     }
 
     /// Fetches the discovery document and its JWKS, and caches both on success.
@@ -152,11 +152,10 @@ impl Provider {
                 Ok(metadata)
             }
             Err(error) => {
-                let reason = chain(&error);
                 if let Ok(mut guard) = self.last_error.write() {
-                    *guard = Some(reason.clone());
+                    *guard = Some(chain(&error));
                 }
-                Err(self.unavailable(reason))
+                Err(self.unavailable(error))
             }
         }
     }
@@ -167,7 +166,7 @@ impl Provider {
         let jwks_url: JsonWebKeySetUrl = current.jwks_uri().clone();
         let keys = CoreJsonWebKeySet::fetch_async(&jwks_url, &self.http)
             .await
-            .map_err(|error| self.unavailable(chain(&error)))?;
+            .map_err(|error| self.unavailable(error))?;
         let refreshed = Arc::new((*current).clone().set_jwks(keys));
         self.store(Arc::clone(&refreshed));
         tracing::info!(provider = %self.name, "signing keys refreshed");
