@@ -72,6 +72,11 @@ pub struct Config {
     /// The PostgreSQL schema of latchkey's tables and of their migration history.
     #[serde(default)]
     pub schema: Schema,
+    /// Whether this profile is for development, where the production checks (https,
+    /// `secret_key`, encryption keys, client secrets) are off. Unset: only in Rocket's
+    /// `debug` profile; every other profile (`release`, `prod`, `staging`, …) is checked.
+    #[serde(default)]
+    pub development: Option<bool>,
     /// Apply latchkey's migrations at ignite. Off for least-privilege deployments.
     #[serde(default = "default_true")]
     pub run_migrations: bool,
@@ -122,6 +127,8 @@ pub struct SessionConfig {
     pub sweep_interval: Duration,
     /// Rows deleted per statement by the sweeper; bounds each statement's locks.
     pub sweep_batch_size: u32,
+    /// Most live sessions one person keeps; a sign-in past it ends their oldest.
+    pub max_per_user: u32,
 }
 
 impl Default for SessionConfig {
@@ -134,6 +141,7 @@ impl Default for SessionConfig {
             activity_interval: Duration::from_secs(5 * 60),
             sweep_interval: Duration::from_secs(60 * 60),
             sweep_batch_size: 1000,
+            max_per_user: 100,
         }
     }
 }
@@ -152,8 +160,10 @@ pub struct CookieConfig {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ProviderConfig {
-    /// The issuer; its `/.well-known/openid-configuration` is discovered.
-    pub issuer: Url,
+    /// The issuer, exactly as the provider writes it (`https://accounts.google.com`, no
+    /// slash added): its `/.well-known/openid-configuration` is discovered, and the
+    /// document's `issuer` must equal it (OpenID Connect Discovery 1.0, 4.3).
+    pub issuer: String,
     /// This app's client id at the provider.
     pub client_id: String,
     /// The client's secret (confidential clients).
@@ -171,6 +181,11 @@ pub struct ProviderConfig {
     /// Name shown on the provider chooser; default the provider's key.
     #[serde(default)]
     pub display_name: Option<String>,
+    /// The algorithms an ID token may be signed with: asymmetric ones only, whatever the
+    /// provider's discovery document lists (Keycloak lists HS256, which would make the
+    /// client secret a signing key). Default: RS, PS and ES of every size, and EdDSA.
+    #[serde(default = "default_id_token_algorithms")]
+    pub id_token_algorithms: Vec<String>,
 }
 
 /// `auth.encryption`: the keys that seal the provider's tokens at rest.
@@ -233,7 +248,8 @@ impl Config {
     /// Extracts and validates `auth` from the selected profile of `figment`.
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         let mut config: Config = figment.extract_inner("auth").map_err(Box::new)?;
-        let strict = figment.profile() == rocket::Config::RELEASE_PROFILE;
+        let development = config.development.unwrap_or(figment.profile() == rocket::Config::DEBUG_PROFILE);
+        let strict = !development;
         // Rocket's own defaults always carry a (zero) secret_key, so ask Rocket, not the figment.
         let secret_key_set = figment.extract::<rocket::Config>().is_ok_and(|rocket| !rocket.secret_key.is_zero());
         config.validate(strict, secret_key_set)?;
@@ -273,6 +289,12 @@ impl Config {
                 "is true but auth.base_url is http://: browsers drop Secure cookies over plain http",
             ));
         }
+        if self.cookie.secure == Some(false) && self.base_url.scheme() == "https" {
+            return Err(invalid(
+                "auth.cookie.secure",
+                "is false but auth.base_url is https://: session cookies would also travel over plain http",
+            ));
+        }
         if self.login_timeout.is_zero() {
             return Err(invalid("auth.login_timeout", "must be longer than zero"));
         }
@@ -287,16 +309,16 @@ impl Config {
             if !secret_key_set {
                 return Err(invalid(
                     "secret_key",
-                    "is required in the release profile (flow cookies are encrypted with it); generate one with `openssl rand -base64 32`",
+                    "is required in production (flow cookies are encrypted with it); generate one with `openssl rand -base64 32`",
                 ));
             }
             if self.base_url.scheme() != "https" {
-                return Err(invalid("auth.base_url", "must be https:// in the release profile"));
+                return Err(invalid("auth.base_url", "must be https:// in production"));
             }
             if self.encryption.is_none() {
                 return Err(invalid(
                     "auth.encryption",
-                    "keys are required in the release profile (tokens are sealed at rest): set auth.encryption.current and auth.encryption.keys.<id> = `openssl rand -base64 32`",
+                    "keys are required in production (tokens are sealed at rest): set auth.encryption.current and auth.encryption.keys.<id> = `openssl rand -base64 32`",
                 ));
             }
         }
@@ -320,6 +342,9 @@ impl SessionConfig {
         }
         if self.sweep_batch_size == 0 {
             return Err(invalid("auth.session.sweep_batch_size", "must be at least 1"));
+        }
+        if self.max_per_user == 0 {
+            return Err(invalid("auth.session.max_per_user", "must be at least 1"));
         }
         if self.update_age > self.max_age {
             return Err(invalid(
@@ -357,8 +382,20 @@ impl ProviderConfig {
         if !name_ok {
             return Err(invalid(format!("auth.providers.{name}"), "provider names use only a-z, 0-9, '-' and '_'"));
         }
-        if !matches!(self.issuer.scheme(), "http" | "https") {
-            return Err(invalid(key("issuer"), "must be an http(s) URL"));
+        let issuer = Url::parse(&self.issuer).map_err(|e| invalid(key("issuer"), format!("is not a URL ({e})")))?;
+        if !matches!(issuer.scheme(), "http" | "https") || issuer.query().is_some() || issuer.fragment().is_some() {
+            return Err(invalid(key("issuer"), "must be an http(s) URL without query or fragment"));
+        }
+        if let Some(unknown) =
+            self.id_token_algorithms.iter().find(|alg| !ASYMMETRIC_ALGORITHMS.contains(&alg.as_str()))
+        {
+            return Err(invalid(
+                key("id_token_algorithms"),
+                format!("{unknown:?} is not one of {}", ASYMMETRIC_ALGORITHMS.join(", ")),
+            ));
+        }
+        if self.id_token_algorithms.is_empty() {
+            return Err(invalid(key("id_token_algorithms"), "must list at least one algorithm"));
         }
         if self.client_id.trim().is_empty() {
             return Err(invalid(key("client_id"), "is empty"));
@@ -368,10 +405,10 @@ impl ProviderConfig {
         }
         if strict {
             if self.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
-                return Err(invalid(key("client_secret"), "is required in the release profile"));
+                return Err(invalid(key("client_secret"), "is required in production"));
             }
-            if self.issuer.scheme() != "https" {
-                return Err(invalid(key("issuer"), "must be https:// in the release profile"));
+            if issuer.scheme() != "https" {
+                return Err(invalid(key("issuer"), "must be https:// in production"));
             }
         }
         Ok(())
@@ -415,6 +452,15 @@ fn default_login_timeout() -> Duration {
 
 fn default_true() -> bool {
     true
+}
+
+/// The signature algorithms an ID token may use: asymmetric ones, whose keys the
+/// provider publishes (never HS*, keyed with the client secret, and never `none`).
+const ASYMMETRIC_ALGORITHMS: [&str; 10] =
+    ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+fn default_id_token_algorithms() -> Vec<String> {
+    ASYMMETRIC_ALGORITHMS.map(String::from).to_vec()
 }
 
 fn default_scopes() -> Vec<String> {

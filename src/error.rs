@@ -240,6 +240,24 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// Text from outside (a provider's error code, an unverified token's `iss`) as it may be
+/// shown and logged: control characters escaped (no forged log lines), at most `max`
+/// characters.
+pub(crate) fn printable(text: &str, max: usize) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() { c.escape_default().collect() } else { vec![c] };
+            escaped
+        })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        shown.push('…');
+    }
+    shown
+}
+
 /// An error and its sources, joined: the one line that goes to the log.
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

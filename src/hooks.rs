@@ -117,6 +117,13 @@ impl Claims {
         Claims(claims)
     }
 
+    /// Adds the claims of `more` (e.g. from userinfo) that these do not have.
+    pub(crate) fn add_missing(&mut self, more: Map<String, Value>) {
+        for (name, value) in more {
+            self.0.entry(name).or_insert(value);
+        }
+    }
+
     /// A top-level claim.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.0.get(name)

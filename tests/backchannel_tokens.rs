@@ -42,6 +42,24 @@ async fn a_valid_logout_token_deletes_its_session_once_and_a_replay_is_refused()
 }
 
 #[tokio::test]
+async fn a_token_still_inside_its_leeway_is_remembered_past_the_sweep_and_its_replay_refused() {
+    let (db, idp, app) = signed_in().await;
+    // Expired 30 s ago: still valid within the minute of clock-skew leeway.
+    let now = chrono::Utc::now().timestamp();
+    let claims = with(with(idp.logout_claims(), "exp", json!(now - 30)), "iat", json!(now - 60));
+    let token = FakeIdp::sign(&claims, Signer::Published, "logout+jwt");
+    assert_eq!(post_token(&app, &token).await.status, Status::Ok);
+
+    let swept = latchkey::sweep_once(&db.pool().await, &latchkey::Schema::default(), 100).await.expect("sweep");
+    let replay = post_token(&app, &token).await;
+
+    assert!(swept.is_some(), "the sweep ran");
+    assert_eq!(db.count("logout_token_jtis").await, 1, "the used token is still remembered");
+    assert_eq!(replay.status, Status::BadRequest, "{}", replay.body);
+    assert_eq!(replay.json()["error"], "invalid_logout_token");
+}
+
+#[tokio::test]
 async fn a_logout_token_with_only_sub_ends_every_session_of_that_user() {
     let (db, idp, app) = signed_in().await;
     sign_in_with(&app, &idp, |idp, nonce| {

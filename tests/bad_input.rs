@@ -629,7 +629,7 @@ async fn forged_callbacks_with_odd_parameters_are_refused_with_a_code_and_write_
                     "AAAAAAAAAAAAAAAAAAAAAA".to_string()
                 };
                 let mut query = vec![];
-                for (name, value) in [("state", state.as_str()), ("code", "forged-code")] {
+                for (name, value) in [("state", state.as_str()), ("code", "forged-code"), ("iss", issuer.as_str())] {
                     if name != param {
                         query.push(format!("{name}={value}"));
                     }

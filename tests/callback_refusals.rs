@@ -158,5 +158,47 @@ async fn two_tabs_signing_in_at_once_both_succeed() {
 
     assert_eq!(second_page.location.as_deref(), Some("/second"));
     assert_eq!(first_page.location.as_deref(), Some("/first"), "{}", first_page.body);
-    assert_eq!(db.count("sessions").await, 2);
+    // One browser, one cookie: the later sign-in replaced the earlier one's session.
+    assert_eq!(db.count("sessions").await, 1);
+    assert!(browser.is_signed_in().await);
+}
+
+#[tokio::test]
+async fn an_answer_without_iss_is_refused_since_keycloak_says_it_always_sends_one() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::new(&app, "test");
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.keycloak_login(&authorize, "alice", "alice").await;
+    let mut without_iss = url::Url::parse(&callback).expect("callback URL");
+    let kept: Vec<(String, String)> = without_iss
+        .query_pairs()
+        .filter(|(name, _)| name != "iss")
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    assert!(kept.len() < without_iss.query_pairs().count(), "Keycloak sent iss: {callback}");
+    without_iss.query_pairs_mut().clear().extend_pairs(kept);
+
+    let page = browser.follow(without_iss.as_str()).await;
+
+    assert_eq!(page.status, Status::BadRequest);
+    assert!(page.body.contains("issuer_mismatch"), "{}", page.body);
+    assert_eq!(db.count("sessions").await, 0);
+}
+
+#[tokio::test]
+async fn the_providers_error_text_is_shown_only_for_a_sign_in_started_in_this_browser() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut stranger = Browser::new(&app, "test");
+    let spoof = "error=access_denied&error_description=Your+account+is+locked.+Call+%2B1+555+0100";
+
+    let forged = stranger.get(&format!("/auth/callback?state=AAAAAAAAAAAAAAAAAAAAAA&{spoof}")).await;
+    let no_state = stranger.get(&format!("/auth/callback?{spoof}")).await;
+
+    for page in [&forged, &no_state] {
+        assert_eq!(page.status, Status::BadRequest);
+        assert!(!page.body.contains("555") && !page.body.contains("idp_error"), "{}", page.body);
+        assert!(page.body.contains("flow_expired") || page.body.contains("state_mismatch"), "{}", page.body);
+    }
 }

@@ -41,8 +41,10 @@ fn each_shipped_profile_loads() {
         assert!(debug.providers["keycloak"].client_secret.is_some());
         assert!(!debug.secure_cookies());
 
+        // Any profile but debug is checked as production: the shipped default alone lacks
+        // the secrets.
         jail.set_env("ROCKET_PROFILE", "default");
-        AuthConfig::from_figment(&app_figment()).expect("default profile");
+        assert!(refusal(&app_figment()).starts_with("auth.providers.keycloak.client_secret: is required in production"));
 
         release_essentials(jail);
         let release = AuthConfig::from_figment(&app_figment()).expect("release profile with its essentials");
@@ -57,7 +59,7 @@ fn a_custom_profile_is_selected_with_rocket_profile() {
     Jail::expect_with(|jail| {
         jail.create_file(
             "Rocket.toml",
-            &format!("{SHIPPED}\n[staging.auth]\nbase_url = \"http://staging.internal:8000\"\n[staging.auth.session]\nmax_age = \"2h\"\nupdate_age = \"15m\"\n"),
+            &format!("{SHIPPED}\n[staging.auth]\nbase_url = \"http://staging.internal:8000\"\ndevelopment = true\n[staging.auth.session]\nmax_age = \"2h\"\nupdate_age = \"15m\"\n"),
         )?;
         jail.set_env("ROCKET_PROFILE", "staging");
 
@@ -179,18 +181,18 @@ fn the_release_profile_refuses_missing_secrets_and_plain_http() {
         AuthConfig::from_figment(&ok).expect("complete release configuration");
 
         std::env::remove_var("ROCKET_SECRET_KEY");
-        assert!(refusal(&app_figment()).starts_with("secret_key: is required in the release profile"));
+        assert!(refusal(&app_figment()).starts_with("secret_key: is required in production"));
         jail.set_env("ROCKET_SECRET_KEY", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=");
 
         std::env::remove_var("KEYCLOAK_CLIENT_SECRET");
-        assert!(refusal(&app_figment()).starts_with("auth.providers.keycloak.client_secret: is required"));
+        assert!(refusal(&app_figment()).starts_with("auth.providers.keycloak.client_secret: is required in production"));
         jail.set_env("KEYCLOAK_CLIENT_SECRET", "s3cret-from-env");
 
         jail.set_env("ROCKET_AUTH", r#"{base_url="http://app.example.com"}"#);
-        assert!(refusal(&app_figment()).starts_with("auth.base_url: must be https://"));
+        assert!(refusal(&app_figment()).starts_with("auth.base_url: must be https:// in production"));
 
         jail.set_env("ROCKET_AUTH", r#"{base_url="https://app.example.com"}"#);
-        assert!(refusal(&app_figment()).starts_with("auth.encryption: keys are required in the release profile"));
+        assert!(refusal(&app_figment()).starts_with("auth.encryption: keys are required in production"));
 
         jail.set_env(
             "ROCKET_AUTH",
@@ -200,6 +202,77 @@ fn the_release_profile_refuses_missing_secrets_and_plain_http() {
 
         jail.set_env("ROCKET_AUTH", r#"{base_url="https://app.example.com",encryption={current="k2",keys={k1="MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}}}"#);
         assert_eq!(refusal(&app_figment()), "auth.encryption.current: no key `k2` in auth.encryption.keys");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_production_profile_of_any_name_gets_the_checks_unless_it_says_it_is_for_development() {
+    Jail::expect_with(|jail| {
+        jail.create_file("Rocket.toml", &format!("{SHIPPED}\n[prod.auth]\nbase_url = \"http://app.internal\"\n"))?;
+        jail.set_env("ROCKET_PROFILE", "prod");
+        jail.set_env("KEYCLOAK_CLIENT_SECRET", "s3cret-from-env");
+        jail.set_env("ROCKET_SECRET_KEY", "hPRYyVRiMyxpw5sBB1XeCMN1kFsDCqKvBi2QJxBVHQk=");
+
+        let refused = refusal(&app_figment());
+        assert!(refused.contains("must be https:// in production"), "{refused}");
+
+        jail.set_env("ROCKET_AUTH", "{development=true}");
+        AuthConfig::from_figment(&app_figment()).expect("a profile that says it is for development");
+        Ok(())
+    });
+}
+
+#[test]
+fn settings_that_weaken_https_or_tokens_are_refused() {
+    Jail::expect_with(|jail| {
+        jail.create_file("Rocket.toml", SHIPPED)?;
+        jail.set_env("ROCKET_PROFILE", "debug");
+        let base = app_figment();
+        let cases = [
+            (
+                base.clone()
+                    .merge(Serialized::global("auth.base_url", "https://app.example.com"))
+                    .merge(Serialized::global("auth.cookie.secure", false)),
+                "auth.cookie.secure: is false but auth.base_url is https://",
+            ),
+            (
+                base.clone()
+                    .merge(Serialized::global("auth.providers.keycloak.id_token_algorithms", ["RS256", "HS256"])),
+                "auth.providers.keycloak.id_token_algorithms: \"HS256\" is not one of",
+            ),
+            (
+                base.clone()
+                    .merge(Serialized::global("auth.providers.keycloak.id_token_algorithms", Vec::<String>::new())),
+                "auth.providers.keycloak.id_token_algorithms: must list at least one",
+            ),
+            (
+                base.clone().merge(Serialized::global("auth.session.max_per_user", 0)),
+                "auth.session.max_per_user: must be at least 1",
+            ),
+            (base.clone().merge(Serialized::global("auth.schema", "public")), "choose a schema of latchkey's own"),
+        ];
+        for (figment, expected) in cases {
+            let message = refusal(&figment);
+            assert!(
+                message.starts_with(expected) || message.contains(expected),
+                "expected {expected:?}, got {message:?}"
+            );
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn an_issuer_is_kept_exactly_as_written() {
+    Jail::expect_with(|jail| {
+        jail.create_file("Rocket.toml", SHIPPED)?;
+        jail.set_env("ROCKET_PROFILE", "debug");
+        jail.set_env("KEYCLOAK_ISSUER", "https://accounts.google.com");
+
+        let config = AuthConfig::from_figment(&app_figment()).expect("loads");
+
+        assert_eq!(config.providers["keycloak"].issuer, "https://accounts.google.com");
         Ok(())
     });
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::browser::Page;
-use common::fake_idp::{setup, sign_in_with, with, FakeIdp, Signer};
+use common::fake_idp::{setup, setup_with, sign_in_with, with, FakeIdp, Options, Signer};
 use common::TestDb;
 use rocket::http::Status;
 use serde_json::json;
@@ -149,4 +149,29 @@ async fn a_rotated_in_key_is_picked_up_without_a_restart() {
 
     assert_eq!(page.status, Status::SeeOther, "{}", page.body);
     assert_eq!(rows(&db).await, (1, 1, 1));
+}
+
+#[tokio::test]
+async fn a_provider_whose_issuer_has_no_path_is_discovered_as_written_and_signs_in() {
+    // Google's issuer is `https://accounts.google.com`: no path, no trailing slash.
+    let (db, idp, app) = setup_with(Options { at_root: true, ..Options::default() }, json!({})).await;
+    assert!(!idp.issuer.ends_with('/') && url::Url::parse(&idp.issuer).expect("url").path() == "/");
+
+    let page = sign_in_with(&app, &idp, |idp, nonce| idp.issue(&idp.valid_claims(nonce), Signer::Published)).await;
+
+    assert_eq!(page.status, Status::SeeOther, "{}", page.body);
+    assert_eq!(rows(&db).await, (1, 1, 1));
+}
+
+#[tokio::test]
+async fn an_hs256_token_keyed_with_the_client_secret_is_refused_though_discovery_lists_hs256() {
+    let options = Options { algorithms: vec!["RS256", "HS256"], ..Options::default() };
+    let (db, idp, app) = setup_with(options, json!({})).await;
+
+    let page = sign_in_with(&app, &idp, |idp, nonce| {
+        idp.issue_raw(FakeIdp::sign_hs256(&idp.valid_claims(nonce), "fake-secret"))
+    })
+    .await;
+
+    assert_refused(&db, &page, "an HS256 token").await;
 }

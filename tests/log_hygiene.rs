@@ -11,7 +11,7 @@ mod common;
 mod logging;
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use common::browser::Browser;
@@ -22,6 +22,31 @@ use sqlx::Row;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("buffer").clone()).expect("utf-8 logs")
+    }
+}
+
+/// Everything logged in this test binary, at every level, and Rocket's channel as the
+/// reference app routes it; set up once for all tests here.
+fn captured() -> Captured {
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .init();
+            logging::route_rocket_log().expect("Rocket's log channel");
+            captured
+        })
+        .clone()
+}
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -35,14 +60,7 @@ impl Write for Captured {
 
 #[tokio::test]
 async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
-    logging::route_rocket_log().expect("Rocket's log channel");
+    let captured = captured();
 
     let db = TestDb::create().await;
     let settings = figment(&db)
@@ -97,7 +115,7 @@ async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
         ("encryption key".to_string(), "bGF0Y2hrZXktZGV2LWtleS1ub3Qtc2VjcmV0LTMyYiE=".to_string()),
         ("any JWT".to_string(), "eyJ".to_string()),
     ]);
-    let logs = String::from_utf8(captured.0.lock().expect("buffer").clone()).expect("utf-8 logs");
+    let logs = captured.text();
 
     assert!(logs.contains("signed in") && logs.contains("signed out"), "the capture works: {logs}");
     assert!(logs.contains("path=/auth/callback"), "requests are logged, without their query: {logs}");
@@ -106,5 +124,50 @@ async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
     for (what, secret) in &secrets {
         assert!(secret.len() >= 3, "{what} is empty");
         assert!(!logs.contains(secret.as_str()), "the {what} appears in the logs");
+    }
+}
+
+/// A JWT with this header and payload, signed by the test key B.
+fn forged_token(header: jsonwebtoken::Header, claims: serde_json::Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("fixtures/test-signer-b.pem")).expect("test key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+}
+
+#[tokio::test]
+async fn values_from_outside_cannot_write_lines_of_their_own_into_the_log() {
+    let captured = captured();
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut stranger = Browser::new(&app, "stranger");
+    let now = chrono::Utc::now().timestamp();
+    let claims =
+        |iss: &str| serde_json::json!({ "iss": iss, "aud": "latchkey-test", "iat": now, "exp": now + 60, "jti": "j" });
+    let forged_issuer = forged_token(
+        jsonwebtoken::Header { kid: Some("k".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256) },
+        claims("https://x.example\nFORGED issuer line"),
+    );
+    let forged_kid = forged_token(
+        jsonwebtoken::Header {
+            kid: Some("k\r\nFORGED kid line".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256)
+        },
+        claims(&common::keycloak_issuer()),
+    );
+    let authorize = stranger.start_sign_in("/").await;
+    let state = query_param(&authorize, "state");
+
+    for token in [forged_issuer, forged_kid] {
+        let body = url::form_urlencoded::Serializer::new(String::new()).append_pair("logout_token", &token).finish();
+        let page = stranger.send(rocket::http::Method::Post, "/auth/backchannel-logout", Some(body), &[]).await;
+        assert_eq!(page.status, Status::BadRequest, "{}", page.body);
+    }
+    let page = stranger.get(&format!("/auth/callback?state={state}&error=x%0AFORGED+error+line")).await;
+    assert_eq!(page.status, Status::BadRequest);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let logs = captured.text();
+    assert!(logs.contains("FORGED issuer line") && logs.contains("FORGED kid line"), "the refusals are logged: {logs}");
+    for line in logs.lines() {
+        assert!(!line.starts_with("FORGED"), "a value from outside began a log line of its own: {line:?}");
     }
 }

@@ -34,6 +34,12 @@ struct BackchannelSetup {
 
 impl BackchannelSetup {
     async fn new(db: &TestDb, session_required: bool) -> BackchannelSetup {
+        BackchannelSetup::as_provider(db, session_required, "keycloak").await
+    }
+
+    /// The client as the provider `name` (beside the dev realm's test client as
+    /// `keycloak`, when `name` is another).
+    async fn as_provider(db: &TestDb, session_required: bool, name: &str) -> BackchannelSetup {
         let admin = KeycloakAdmin::connect().await;
         let port_holder = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
         let port = port_holder.local_addr().expect("addr").port();
@@ -41,8 +47,9 @@ impl BackchannelSetup {
         let (client_id, secret) =
             admin.create_client(&format!("http://127.0.0.1:{port}/auth/backchannel-logout"), session_required).await;
         let figment = figment(db)
-            .merge(Serialized::global("auth.providers.keycloak.client_id", &client_id))
-            .merge(Serialized::global("auth.providers.keycloak.client_secret", &secret));
+            .merge(Serialized::global(&format!("auth.providers.{name}.issuer"), keycloak_issuer()))
+            .merge(Serialized::global(&format!("auth.providers.{name}.client_id"), &client_id))
+            .merge(Serialized::global(&format!("auth.providers.{name}.client_secret"), &secret));
         let server = Served::start_on(figment.clone(), port).await;
         BackchannelSetup { admin, client_id, figment, _server: server }
     }
@@ -222,5 +229,24 @@ async fn alice_logging_out_at_keycloak_itself_ends_her_session_here() {
         eventually(Duration::from_secs(10), || async { !Browser::with_cookies(&app, &alice).is_signed_in().await })
             .await
     );
+    setup.remove().await;
+}
+
+#[tokio::test]
+async fn a_logout_token_for_the_second_client_of_one_issuer_ends_that_clients_session() {
+    let db = TestDb::create().await;
+    // `keycloak` (the dev realm's test client) and `second`: one issuer, two clients.
+    let setup = BackchannelSetup::as_provider(&db, true, "second").await;
+    let app = app(setup.figment.clone()).await;
+    let mut alice = Browser::new(&app, "laptop").for_provider("second");
+    assert_eq!(alice.sign_in("alice", "alice", "/").await.status, Status::SeeOther);
+    let sid = idp_sid(&db, &mut alice).await;
+
+    setup.admin.delete_session(&sid).await;
+
+    let out =
+        eventually(Duration::from_secs(10), || async { !Browser::with_cookies(&app, &alice).is_signed_in().await })
+            .await;
+    assert!(out, "the second client's session survived its Keycloak session");
     setup.remove().await;
 }

@@ -350,3 +350,39 @@ async fn a_bad_or_missing_page_of_sessions_is_refused_and_changes_nothing() {
     assert!(alice.is_signed_in().await);
     assert_eq!(alice.sessions().await.len(), 4);
 }
+
+#[tokio::test]
+async fn signing_in_again_in_the_same_browser_ends_the_session_it_had() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let before = browser.current_session_id().await;
+    let old_cookie = browser.session_cookie().cloned().expect("cookie");
+
+    // Keycloak's single sign-on answers at once; the app makes a new session.
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.idp_redirect(&authorize).await;
+    assert_eq!(browser.follow(&callback).await.status, Status::SeeOther);
+
+    let after = browser.current_session_id().await;
+    assert_ne!(after, before);
+    assert_eq!(db.count("sessions").await, 1, "the earlier session ended with the new sign-in");
+    let mut leaked = Browser::new(&app, "elsewhere");
+    leaked.cookies.insert("latchkey_session".into(), old_cookie);
+    assert!(!leaked.is_signed_in().await, "the old cookie still signs in");
+}
+
+#[tokio::test]
+async fn a_person_keeps_at_most_max_per_user_sessions_and_the_oldest_end() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("auth.session.max_per_user", 2))).await;
+    let mut first = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let mut second = Browser::signed_in(&app, "alice", CHROME_MAC).await;
+    let mut bob = Browser::signed_in(&app, "bob", FIREFOX_LINUX).await;
+
+    let mut third = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
+
+    assert!(!first.is_signed_in().await, "the oldest session outlived the cap");
+    assert!(second.is_signed_in().await && third.is_signed_in().await && bob.is_signed_in().await);
+    assert_eq!(third.sessions().await.len(), 2);
+}

@@ -119,7 +119,7 @@ async fn indexes_and_constraints_are_in_place() {
         .await
         .expect("read indexes");
     for wanted in [
-        "UNIQUE INDEX users_email_lower_key ON latchkey.users USING btree (lower(email))",
+        "UNIQUE INDEX users_verified_email_key ON latchkey.users USING btree (lower(email)) WHERE (email_verified IS NOT NULL)",
         "UNIQUE INDEX accounts_provider_account_key ON latchkey.accounts USING btree (provider, provider_account_id)",
         "UNIQUE INDEX sessions_token_hash_key ON latchkey.sessions USING btree (token_hash)",
         "INDEX sessions_user_id_idx ON latchkey.sessions USING btree (user_id)",
@@ -139,14 +139,19 @@ async fn indexes_and_constraints_are_in_place() {
     .expect("read foreign keys");
     assert!(cascades.contains(&"accounts".to_string()) && cascades.contains(&"sessions".to_string()));
 
-    // E-mail uniqueness ignores case.
-    sqlx::query("INSERT INTO users (email) VALUES ('Alice@Example.com')")
+    // A verified e-mail belongs to one user, whatever its case; an unverified one to nobody.
+    sqlx::query("INSERT INTO users (email, email_verified) VALUES ('Alice@Example.com', now())")
         .execute(&mut connection)
         .await
         .expect("insert");
-    let duplicate =
-        sqlx::query("INSERT INTO users (email) VALUES ('alice@example.COM')").execute(&mut connection).await;
-    assert!(duplicate.is_err(), "a second user with the same e-mail in other case was accepted");
+    let duplicate = sqlx::query("INSERT INTO users (email, email_verified) VALUES ('alice@example.COM', now())")
+        .execute(&mut connection)
+        .await;
+    assert!(duplicate.is_err(), "a second user with the same verified e-mail in other case was accepted");
+    sqlx::query("INSERT INTO users (email) VALUES ('alice@example.com'), ('ALICE@example.com')")
+        .execute(&mut connection)
+        .await
+        .expect("unverified addresses hold nothing");
 
     // A session token hash is exactly a SHA-256.
     let user_id: uuid::Uuid =

@@ -127,3 +127,32 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
     assert!(!cookie.contains("Domain"), "__Host- cookies carry no Domain: {cookie}");
     assert_eq!(alice.get("/api/session").await.status, Status::Ok);
 }
+
+#[tokio::test]
+async fn over_https_the_sign_in_flow_cookie_is_host_prefixed_so_no_other_origin_can_plant_one() {
+    let db = TestDb::create().await;
+    let https = figment(&db).merge(figment::providers::Serialized::global("auth.base_url", "https://127.0.0.1:8443"));
+    let app = app(https).await;
+    let mut alice = Browser::new(&app, "test");
+
+    let login = alice.get("/auth/login?return_to=%2F").await;
+
+    let flow = login.set_cookies.iter().find(|c| c.contains("latchkey_flow_")).expect("a flow cookie");
+    assert!(flow.starts_with("__Host-latchkey_flow_"), "{flow}");
+    for attribute in ["Secure", "Path=/;", "HttpOnly"] {
+        assert!(flow.contains(attribute) || flow.ends_with(attribute.trim_end_matches(';')), "{attribute}: {flow}");
+    }
+    assert!(!flow.contains("Domain"), "{flow}");
+    // A flow cookie of the plain name (as a sibling subdomain could set) is not read.
+    let planted: Vec<(String, String)> = alice
+        .cookies
+        .iter()
+        .map(|(name, value)| (name.trim_start_matches("__Host-").to_string(), value.clone()))
+        .collect();
+    let mut victim = Browser::new(&app, "test");
+    victim.cookies = planted.into_iter().collect();
+    let callback = alice.keycloak_login(login.location.as_deref().expect("authorize"), "alice", "alice").await;
+    let refused = victim.follow(&callback).await;
+    assert_eq!(refused.status, Status::BadRequest, "{}", refused.body);
+    assert!(refused.body.contains("flow_expired"), "{}", refused.body);
+}

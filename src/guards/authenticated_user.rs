@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::Error;
+use crate::session::SessionToken;
 use crate::shared::Shared;
 use crate::store::CurrentSession;
 
@@ -112,6 +113,19 @@ impl OptionalUser {
 /// For latchkey's own routes: the signed-in person, or the error to answer with. Never
 /// forwards and never fails, so those routes answer the same with or without catchers.
 pub(crate) struct SignedIn(pub Result<AuthenticatedUser, Error>);
+
+/// The session cookies a request brought, live or not (for sign-in, which ends them).
+pub(crate) struct SessionCookies(pub Vec<SessionToken>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SessionCookies {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let tokens = Shared::of(request.rocket()).map(|shared| shared.cookies.candidates(request)).unwrap_or_default();
+        Outcome::Success(SessionCookies(tokens))
+    }
+}
 
 /// The outcome of resolving the cookie; `None` until something asked.
 #[derive(Default)]

@@ -9,7 +9,7 @@ mod ctx;
 mod layout;
 
 pub use authenticated_user::{AuthenticatedUser, OptionalUser, Session};
-pub(crate) use authenticated_user::{GuardFailure, SignedIn, StaleSession};
+pub(crate) use authenticated_user::{GuardFailure, SessionCookies, SignedIn, StaleSession};
 pub use client_info::ClientInfo;
 pub(crate) use csrf::ChangeRequest;
 pub use csrf::CsrfCheck;

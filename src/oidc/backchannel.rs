@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{printable, Error};
 use crate::oidc::claims::CLOCK_SKEW;
 use crate::oidc::provider::Metadata;
 use crate::oidc::{Provider, Providers};
@@ -79,14 +79,37 @@ struct LogoutClaims {
     nonce: Option<Value>,
 }
 
-/// Only to pick the provider whose keys then verify the token.
+/// Only to pick the provider whose keys then verify the token: by issuer and audience,
+/// since two clients of one issuer are two providers here.
 #[derive(Deserialize)]
-struct UnverifiedIssuer {
+struct UnverifiedAddress {
     iss: String,
+    #[serde(default)]
+    aud: Audience,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+    #[default]
+    None,
+}
+
+impl Audience {
+    fn contains(&self, client_id: &str) -> bool {
+        match self {
+            Audience::One(aud) => aud == client_id,
+            Audience::Many(auds) => auds.iter().any(|aud| aud == client_id),
+            Audience::None => false,
+        }
+    }
+}
+
+/// A refusal; its reason may quote the unverified token, so it is made printable.
 fn refuse(reason: impl Into<String>) -> Error {
-    Error::InvalidLogoutToken(reason.into())
+    Error::InvalidLogoutToken(printable(&reason.into(), 300))
 }
 
 /// Verifies `token` completely: signature, `typ`, iss, aud, iat, exp, the back-channel
@@ -100,20 +123,20 @@ pub(crate) async fn verify(token: &str, providers: &Providers) -> Result<LogoutR
     if let Some(typ) = header.typ.as_deref() {
         let typ = typ.to_ascii_lowercase();
         if !matches!(typ.as_str(), "jwt" | "logout+jwt" | "application/logout+jwt") {
-            return Err(refuse(format!("typ {typ} not accepted")));
+            return Err(refuse(format!("typ {} not accepted", printable(&typ, 40))));
         }
     }
-    let issuer = jsonwebtoken::dangerous::insecure_decode::<UnverifiedIssuer>(token)
+    let address = jsonwebtoken::dangerous::insecure_decode::<UnverifiedAddress>(token)
         .map_err(|e| refuse(format!("unreadable payload: {e}")))?
-        .claims
-        .iss;
-    let (provider, metadata) = provider_for(&issuer, providers).await?;
+        .claims;
+    let (provider, metadata) = provider_for(&address, providers).await?;
     let kid = header.kid.clone().ok_or_else(|| refuse("no kid in the header"))?;
     let key = match decoding_key(&metadata, &kid)? {
         Some(key) => key,
         None => {
             let refreshed = provider.refresh_keys().await?;
-            decoding_key(&refreshed, &kid)?.ok_or_else(|| refuse(format!("unknown signing key {kid}")))?
+            decoding_key(&refreshed, &kid)?
+                .ok_or_else(|| refuse(format!("unknown signing key {}", printable(&kid, 80))))?
         }
     };
 
@@ -153,18 +176,30 @@ pub(crate) async fn verify(token: &str, providers: &Providers) -> Result<LogoutR
         issuer: claims.iss,
         jti,
         ends,
-        expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now),
+        expires_at: DateTime::from_timestamp(remembered_until(claims.iat, claims.exp), 0).unwrap_or_else(Utc::now),
     })
 }
 
-async fn provider_for(issuer: &str, providers: &Providers) -> Result<(Arc<Provider>, Arc<Metadata>), Error> {
-    for provider in providers.iter() {
+/// Until when a used token must be remembered: as long as it would still verify, that
+/// is past `exp` by the clock-skew leeway, and until `iat` is too old to pass.
+fn remembered_until(iat: i64, exp: i64) -> i64 {
+    let skew = CLOCK_SKEW.as_secs() as i64;
+    (exp + skew).max(iat + MAX_AGE_SECS + skew)
+}
+
+/// The provider of this issuer whose client the token is for.
+async fn provider_for(
+    address: &UnverifiedAddress,
+    providers: &Providers,
+) -> Result<(Arc<Provider>, Arc<Metadata>), Error> {
+    let candidates = providers.iter().filter(|provider| address.aud.contains(&provider.config.client_id));
+    for provider in candidates {
         let Ok(metadata) = provider.metadata_or_discover().await else { continue };
-        if metadata.issuer().as_str() == issuer {
+        if metadata.issuer().as_str() == address.iss {
             return Ok((Arc::clone(provider), metadata));
         }
     }
-    Err(refuse(format!("issuer {issuer} is not a configured provider")))
+    Err(refuse(format!("no configured provider is issuer {} with this audience", printable(&address.iss, 200))))
 }
 
 /// The key for `kid` from the provider's cached JWKS, if it has one.
@@ -175,7 +210,9 @@ fn decoding_key(metadata: &Metadata, kid: &str) -> Result<Option<DecodingKey>, E
     let usable: Vec<Value> =
         keys.into_iter().filter(|key| key.get("kid").and_then(Value::as_str) == Some(kid)).collect();
     let set: JwkSet = serde_json::from_value(serde_json::json!({ "keys": usable }))
-        .map_err(|e| refuse(format!("signing key {kid} unusable: {e}")))?;
+        .map_err(|e| refuse(format!("signing key {} unusable: {e}", printable(kid, 80))))?;
     let Some(jwk) = set.find(kid) else { return Ok(None) };
-    DecodingKey::from_jwk(jwk).map(Some).map_err(|e| refuse(format!("signing key {kid} unusable: {e}")))
+    DecodingKey::from_jwk(jwk)
+        .map(Some)
+        .map_err(|e| refuse(format!("signing key {} unusable: {e}", printable(kid, 80))))
 }

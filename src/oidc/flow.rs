@@ -6,19 +6,20 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openidconnect::core::CoreAuthPrompt;
 use openidconnect::core::CoreAuthenticationFlow;
+use openidconnect::core::{CoreAuthPrompt, CoreGenderClaim};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
+    PkceCodeVerifier, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse as _,
+    UserInfoClaims, UserInfoError,
 };
 use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{cause, chain, Cause, Error};
+use crate::error::{cause, chain, printable, Cause, Error};
 use crate::hooks::{Claims, Profile};
-use crate::oidc::claims::{client, IdToken, TokenResponse, CLOCK_SKEW};
+use crate::oidc::claims::{client, IdToken, OidcClient, OtherClaims, TokenResponse, CLOCK_SKEW};
 use crate::oidc::provider::{Metadata, Provider};
 use crate::oidc::OidcContext;
 
@@ -65,7 +66,7 @@ pub(crate) fn start(
         started_at: Utc::now(),
     };
     let value = serde_json::to_string(&pending).map_err(|e| Error::internal_from("flow cookie", e))?;
-    jar.add_private(ctx.cookies.auth_cookie(flow_cookie_name(&pending.state), value, ctx.config.login_timeout));
+    jar.add_private(ctx.cookies.auth_cookie(&flow_cookie_name(&pending.state), value, ctx.config.login_timeout));
     Ok(url.to_string())
 }
 
@@ -109,13 +110,14 @@ fn take_pending(jar: &CookieJar<'_>, state: Option<&str>, ctx: &OidcContext<'_>)
         return Err(Error::StateMismatch);
     }
     let name = flow_cookie_name(state);
-    let Some(cookie) = jar.get_private(&name) else {
+    let Some(cookie) = jar.get_private(&ctx.cookies.name(&name)) else {
         // Another flow's cookie present: the state belongs to none of them. None at all:
         // the flow expired (or was started in another browser).
-        let other_flows = jar.iter().any(|cookie| cookie.name().starts_with(FLOW_COOKIE_PREFIX));
+        let prefix = ctx.cookies.name(FLOW_COOKIE_PREFIX);
+        let other_flows = jar.iter().any(|cookie| cookie.name().starts_with(&prefix));
         return Err(if other_flows { Error::StateMismatch } else { Error::FlowExpired });
     };
-    jar.remove_private(ctx.cookies.auth_cookie_removal(name));
+    jar.remove_private(ctx.cookies.auth_cookie_removal(&name));
     let pending: PendingSignIn = serde_json::from_str(cookie.value()).map_err(|_| Error::FlowExpired)?;
     if pending.state != state {
         return Err(Error::StateMismatch);
@@ -135,9 +137,12 @@ pub(crate) async fn finish(
 ) -> Result<Completed, Error> {
     let pending = take_pending(jar, params.state, ctx);
     if let Some(error) = params.error {
+        // The provider's words are shown only for a sign-in this browser started here:
+        // otherwise anyone could put text of their choosing on this site's error page.
+        pending?;
         return Err(Error::IdpError {
-            error: error.chars().take(64).collect(),
-            description: params.error_description.map(|text| text.chars().take(256).collect()),
+            error: printable(error, 64),
+            description: params.error_description.map(|text| printable(text, 256)),
         });
     }
     let pending = pending?;
@@ -149,11 +154,13 @@ pub(crate) async fn finish(
     let provider = ctx.providers.get(&pending.provider).cloned().ok_or(Error::UnknownProvider)?;
     let code = params.code.filter(|code| !code.is_empty()).ok_or_else(|| Error::BadRequest("no code".into()))?;
     let metadata = provider.metadata_or_discover().await?;
-    // RFC 9207: when the IdP names itself, it must be the one we asked.
-    if let Some(iss) = params.iss {
-        if iss != metadata.issuer().as_str() {
-            return Err(Error::IssuerMismatch);
-        }
+    // RFC 9207: when the IdP names itself, it must be the one we asked; when it says it
+    // always does, an answer that does not is not its own.
+    let iss_always = metadata.additional_metadata().additional_metadata.authorization_response_iss_parameter_supported;
+    match params.iss {
+        Some(iss) if iss != metadata.issuer().as_str() => return Err(Error::IssuerMismatch),
+        None if iss_always == Some(true) => return Err(Error::IssuerMismatch),
+        _ => {}
     }
 
     let client = client(&provider, &metadata, ctx)?;
@@ -166,13 +173,20 @@ pub(crate) async fn finish(
         RequestTokenError::ServerResponse(response) => Error::CodeRejected(response.error().to_string()),
         RequestTokenError::Request(error) => unavailable(cause(error)),
         // The answer was 200 but unreadable, most often an ID token without required claims.
-        RequestTokenError::Parse(error, _) => Error::InvalidIdToken(cause(format!("token response unreadable: {error}"))),
+        RequestTokenError::Parse(error, _) => {
+            Error::InvalidIdToken(cause(format!("token response unreadable: {error}")))
+        }
         other => Error::CodeRejected(chain(&other)),
     })?;
 
     let id_token = response.id_token().ok_or_else(|| Error::InvalidIdToken(cause("no id_token in the response")))?;
-    let claims = verify_id_token(&provider, metadata, ctx, id_token, &Nonce::new(pending.nonce.clone())).await?;
+    let mut claims =
+        verify_id_token(&provider, Arc::clone(&metadata), ctx, id_token, &Nonce::new(pending.nonce.clone())).await?;
     let subject = claims.str("sub").map(storable).ok_or_else(|| Error::InvalidIdToken(cause("no sub")))?;
+    if lacks_requested_claims(&claims, &provider.config.scopes) && metadata.userinfo_endpoint().is_some() {
+        let more = userinfo(&client, &provider, response.access_token(), &subject).await?;
+        claims.add_missing(more);
+    }
     Ok(Completed {
         subject,
         profile: standard_profile(&claims),
@@ -205,16 +219,19 @@ async fn verify_id_token(
     let login_timeout = ctx.config.login_timeout;
     let check = |metadata: &Metadata| -> Result<Claims, ClaimsVerificationError> {
         let client = client(provider, metadata, ctx).map_err(|e| ClaimsVerificationError::Other(e.to_string()))?;
-        let verifier = client.id_token_verifier().set_issue_time_verifier_fn(move |iat| {
-            let now = Utc::now();
-            if iat > now + CLOCK_SKEW {
-                return Err(format!("issued in the future ({iat})"));
-            }
-            if now.signed_duration_since(iat).to_std().unwrap_or_default() > login_timeout + CLOCK_SKEW {
-                return Err(format!("issued too long ago ({iat})"));
-            }
-            Ok(())
-        });
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(provider.algorithms.clone())
+            .set_issue_time_verifier_fn(move |iat| {
+                let now = Utc::now();
+                if iat > now + CLOCK_SKEW {
+                    return Err(format!("issued in the future ({iat})"));
+                }
+                if now.signed_duration_since(iat).to_std().unwrap_or_default() > login_timeout + CLOCK_SKEW {
+                    return Err(format!("issued too long ago ({iat})"));
+                }
+                Ok(())
+            });
         let claims = id_token.claims(&verifier, nonce)?;
         // openidconnect leaves azp to the caller: when present it must be us.
         if let Some(azp) = claims.authorized_party() {
@@ -236,6 +253,38 @@ async fn verify_id_token(
             check(&refreshed).map_err(|error| Error::InvalidIdToken(cause(error)))
         }
         other => other.map_err(|error| Error::InvalidIdToken(cause(error))),
+    }
+}
+
+/// Whether the ID token leaves out claims the requested scopes ask for: then the
+/// provider serves them from userinfo (OpenID Connect Core 5.4, 5.5).
+fn lacks_requested_claims(claims: &Claims, scopes: &[String]) -> bool {
+    let asked = |scope: &str| scopes.iter().any(|asked| asked == scope);
+    let has_any = |names: &[&str]| names.iter().any(|name| claims.get(name).is_some());
+    (asked("profile") && !has_any(&["name", "preferred_username", "given_name", "family_name", "nickname"]))
+        || (asked("email") && !has_any(&["email"]))
+}
+
+/// The userinfo endpoint's claims for `subject`; an answer about anyone else is refused.
+async fn userinfo(
+    client: &OidcClient,
+    provider: &Provider,
+    access_token: &openidconnect::AccessToken,
+    subject: &str,
+) -> Result<Map<String, Value>, Error> {
+    let unavailable = |source: Cause| Error::IdpUnavailable { provider: provider.name.clone(), source };
+    let request = client
+        .user_info(access_token.clone(), Some(SubjectIdentifier::new(subject.to_string())))
+        .map_err(|e| unavailable(cause(e)))?;
+    let claims: UserInfoClaims<OtherClaims, CoreGenderClaim> =
+        request.request_async(&provider.http).await.map_err(|error| match error {
+            UserInfoError::ClaimsVerification(error) => Error::InvalidIdToken(cause(error)),
+            UserInfoError::Request(error) => unavailable(cause(error)),
+            other => unavailable(cause(other)),
+        })?;
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Error::InvalidIdToken(cause("userinfo claims are not a JSON object"))),
     }
 }
 

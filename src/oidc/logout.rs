@@ -66,7 +66,7 @@ fn provider_logout(ctx: &OidcContext<'_>, jar: &CookieJar<'_>, ended: &EndedSess
 /// The provider whose logout sent the browser back with this `state`, if it is the one
 /// this browser started; the state cookie is used up either way.
 pub(crate) fn returned_from(ctx: &OidcContext<'_>, state: Option<&str>, jar: &CookieJar<'_>) -> Option<String> {
-    let cookie = jar.get_private(STATE_COOKIE)?;
+    let cookie = jar.get_private(&ctx.cookies.name(STATE_COOKIE))?;
     jar.remove_private(ctx.cookies.build(STATE_COOKIE, "", &ctx.paths.signed_out, None));
     let (provider, expected) = cookie.value().split_once(':')?;
     (Some(expected) == state).then(|| provider.to_string())

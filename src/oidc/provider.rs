@@ -3,14 +3,26 @@
 //! Discovery runs in the background from liftoff and retries with backoff, so the app
 //! starts and serves existing sessions while the IdP is unreachable; sign-in also tries
 //! once more on demand. Keys are re-fetched when a token names an unknown `kid`.
+//!
+//! Everything a request can make latchkey ask the IdP is bounded, so that strangers'
+//! requests against a slow IdP cannot pile up: key refreshes and on-demand discovery run
+//! one at a time per provider and at most once per cooldown, and the sign-in probe's
+//! answer is reused for a few seconds.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use openidconnect::core::CoreJsonWebKeySet;
-use openidconnect::{IssuerUrl, JsonWebKeySetUrl, ProviderMetadataWithLogout};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, LogoutProviderMetadata, ProviderMetadata,
+};
 use rocket::Shutdown;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
 
 use crate::config::{Config, ProviderConfig};
 use crate::error::{cause, chain, Error};
@@ -19,13 +31,41 @@ use crate::error::{cause, chain, Error};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a sign-in waits to learn whether the IdP is up.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long the answer of that probe is reused.
+const PROBE_FRESH_FOR: Duration = Duration::from_secs(5);
 /// Backoff bounds for discovery while the IdP is unreachable.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 /// How often a loaded document is refreshed (key rotation, changed endpoints).
 const REFRESH_EVERY: Duration = Duration::from_secs(60 * 60);
+/// Least time between two key fetches (or two on-demand discoveries) that requests cause.
+const ASK_AGAIN_AFTER: Duration = Duration::from_secs(10);
 
-pub(crate) type Metadata = ProviderMetadataWithLogout;
+/// What latchkey reads of a discovery document beyond openidconnect's core fields.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct MoreMetadata {
+    /// RFC 9207: the provider puts `iss` in every authorization response.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: Option<bool>,
+}
+
+impl AdditionalProviderMetadata for MoreMetadata {}
+
+/// A provider's discovery document, with its JWKS.
+pub(crate) type Metadata = ProviderMetadata<
+    LogoutProviderMetadata<MoreMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 
 /// All configured providers, in configuration order.
 pub(crate) struct Providers {
@@ -41,10 +81,12 @@ impl Providers {
             .map(|(name, provider)| {
                 Arc::new(Provider {
                     name: name.clone(),
+                    algorithms: provider.id_token_algorithms.iter().filter_map(|name| algorithm(name)).collect(),
                     config: provider.clone(),
                     http: http.clone(),
                     metadata: RwLock::new(None),
-                    last_error: RwLock::new(Some("discovery has not run yet".into())),
+                    asked: Mutex::new(Asked::default()),
+                    probe: Mutex::new(None),
                 })
             })
             .collect();
@@ -64,6 +106,11 @@ impl Providers {
     }
 }
 
+/// The algorithm of a JWA name (`RS256`); the configuration has checked the names.
+fn algorithm(name: &str) -> Option<CoreJwsSigningAlgorithm> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+}
+
 /// The client used for every call to an IdP: no redirects (an IdP answer that redirects
 /// is refused rather than followed to wherever it points), bounded time.
 fn http_client() -> reqwest::Result<reqwest::Client> {
@@ -74,12 +121,24 @@ fn http_client() -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
+/// When requests last made latchkey fetch the keys, or discover, for a provider.
+#[derive(Default)]
+struct Asked {
+    keys: Option<Instant>,
+    discovery: Option<Instant>,
+}
+
 pub(crate) struct Provider {
     pub name: String,
     pub config: ProviderConfig,
+    /// The signature algorithms its ID tokens may use (never what discovery lists).
+    pub algorithms: Vec<CoreJwsSigningAlgorithm>,
     pub http: reqwest::Client,
     metadata: RwLock<Option<Arc<Metadata>>>,
-    last_error: RwLock<Option<String>>,
+    /// Held while a request-caused key fetch or discovery runs: one at a time.
+    asked: Mutex<Asked>,
+    /// The sign-in probe's last answer (whether the IdP answered), and when.
+    probe: Mutex<Option<(Instant, bool)>>,
 }
 
 /// Whether a part the app depends on answers.
@@ -90,50 +149,75 @@ pub(crate) enum Health {
     Down,
 }
 
-/// What `/readyz` reports for one provider.
-#[derive(Debug, Serialize)]
-pub(crate) struct ProviderStatus {
-    pub status: Health,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 impl Provider {
     /// The cached document, if discovery has succeeded at least once.
     pub fn metadata(&self) -> Option<Arc<Metadata>> {
         self.metadata.read().ok().and_then(|guard| guard.clone())
     }
 
-    pub fn status(&self) -> ProviderStatus {
-        match self.metadata() {
-            Some(_) => ProviderStatus { status: Health::Up, error: None },
-            None => ProviderStatus {
-                status: Health::Down,
-                error: self.last_error.read().ok().and_then(|guard| guard.clone()),
-            },
+    /// What `/readyz` reports: whether the document is loaded (the reason it is not goes
+    /// to the log, not to whoever asks).
+    pub fn health(&self) -> Health {
+        if self.metadata().is_some() {
+            Health::Up
+        } else {
+            Health::Down
         }
     }
 
-    /// The cached document, or one discovery attempt now; `idp_unavailable` when neither.
+    /// The cached document, or one discovery attempt now (at most one at a time, and
+    /// not again within the cooldown); `idp_unavailable` when neither.
     pub async fn metadata_or_discover(&self) -> Result<Arc<Metadata>, Error> {
-        match self.metadata() {
-            Some(metadata) => Ok(metadata),
-            None => self.discover().await,
+        if let Some(metadata) = self.metadata() {
+            return Ok(metadata);
         }
+        let mut asked = self.asked.lock().await;
+        // Someone else discovered while this request waited.
+        if let Some(metadata) = self.metadata() {
+            return Ok(metadata);
+        }
+        if asked.discovery.is_some_and(|at| at.elapsed() < ASK_AGAIN_AFTER) {
+            return Err(self.unavailable("discovery failed moments ago"));
+        }
+        asked.discovery = Some(Instant::now());
+        self.discover().await
     }
 
     /// The metadata for a new sign-in, after checking that the IdP answers right now:
     /// sending a person to an IdP that is down would leave them at a browser error page,
-    /// so that case is a 503 `idp_unavailable` here instead. One small request per sign-in.
+    /// so that case is a 503 `idp_unavailable` here instead. One small request per
+    /// provider every few seconds, however many people sign in.
     pub async fn metadata_for_sign_in(&self) -> Result<Arc<Metadata>, Error> {
         let Some(metadata) = self.metadata() else { return self.metadata_or_discover().await };
-        let discovery_url =
-            format!("{}/.well-known/openid-configuration", self.config.issuer.as_str().trim_end_matches('/'));
-        let probe = self.http.get(discovery_url).timeout(PROBE_TIMEOUT).send().await;
-        match probe {
-            Ok(response) if response.status().is_success() => Ok(metadata),
-            Ok(response) => Err(self.unavailable(format!("discovery document answered {}", response.status()))),
-            Err(error) => Err(self.unavailable(error)),
+        let mut probe = self.probe.lock().await;
+        let answered = match *probe {
+            Some((at, answered)) if at.elapsed() < PROBE_FRESH_FOR => answered,
+            _ => {
+                let answered = self.answers().await;
+                *probe = Some((Instant::now(), answered));
+                answered
+            }
+        };
+        if answered {
+            Ok(metadata)
+        } else {
+            Err(self.unavailable("the discovery document did not answer just now"))
+        }
+    }
+
+    /// Whether the discovery document answers right now.
+    async fn answers(&self) -> bool {
+        let url = format!("{}/.well-known/openid-configuration", self.config.issuer.trim_end_matches('/'));
+        match self.http.get(url).timeout(PROBE_TIMEOUT).send().await {
+            Ok(response) if response.status().is_success() => true,
+            Ok(response) => {
+                tracing::warn!(provider = %self.name, "discovery document answered {}", response.status());
+                false
+            }
+            Err(error) => {
+                tracing::warn!(provider = %self.name, "discovery document unreachable: {}", chain(&error));
+                false
+            }
         }
     }
 
@@ -141,32 +225,29 @@ impl Provider {
         Error::IdpUnavailable { provider: self.name.clone(), source: cause(source) }
     }
 
-    /// Fetches the discovery document and its JWKS, and caches both on success.
+    /// Fetches the discovery document and its JWKS, and caches both on success. The
+    /// issuer is compared exactly as configured.
     pub async fn discover(&self) -> Result<Arc<Metadata>, Error> {
-        let issuer = IssuerUrl::from_url(self.config.issuer.clone());
-        match Metadata::discover_async(issuer, &self.http).await {
-            Ok(metadata) => {
-                let metadata = Arc::new(metadata);
-                self.store(Arc::clone(&metadata));
-                tracing::info!(provider = %self.name, "discovery document and keys loaded");
-                Ok(metadata)
-            }
-            Err(error) => {
-                if let Ok(mut guard) = self.last_error.write() {
-                    *guard = Some(chain(&error));
-                }
-                Err(self.unavailable(error))
-            }
-        }
+        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| self.unavailable(e))?;
+        let metadata = Metadata::discover_async(issuer, &self.http).await.map_err(|e| self.unavailable(e))?;
+        let metadata = Arc::new(metadata);
+        self.store(Arc::clone(&metadata));
+        tracing::info!(provider = %self.name, "discovery document and keys loaded");
+        Ok(metadata)
     }
 
-    /// Re-fetches only the signing keys, after a token named a `kid` we do not know.
+    /// Re-fetches the signing keys after a token named a `kid` we do not know: one fetch
+    /// at a time, and none within the cooldown of the last one (the keys as they are
+    /// then decide).
     pub async fn refresh_keys(&self) -> Result<Arc<Metadata>, Error> {
         let current = self.metadata_or_discover().await?;
+        let mut asked = self.asked.lock().await;
+        if asked.keys.is_some_and(|at| at.elapsed() < ASK_AGAIN_AFTER) {
+            return self.metadata().ok_or_else(|| self.unavailable("no discovery document"));
+        }
+        asked.keys = Some(Instant::now());
         let jwks_url: JsonWebKeySetUrl = current.jwks_uri().clone();
-        let keys = CoreJsonWebKeySet::fetch_async(&jwks_url, &self.http)
-            .await
-            .map_err(|error| self.unavailable(error))?;
+        let keys = CoreJsonWebKeySet::fetch_async(&jwks_url, &self.http).await.map_err(|e| self.unavailable(e))?;
         let refreshed = Arc::new((*current).clone().set_jwks(keys));
         self.store(Arc::clone(&refreshed));
         tracing::info!(provider = %self.name, "signing keys refreshed");
@@ -176,9 +257,6 @@ impl Provider {
     fn store(&self, metadata: Arc<Metadata>) {
         if let Ok(mut guard) = self.metadata.write() {
             *guard = Some(metadata);
-        }
-        if let Ok(mut guard) = self.last_error.write() {
-            *guard = None;
         }
     }
 

@@ -6,8 +6,8 @@ use rocket::http::CookieJar;
 use rocket::response::Redirect;
 
 use crate::error::Error;
-use crate::guards::ClientInfo;
 use crate::guards::Ctx;
+use crate::guards::{ClientInfo, SessionCookies};
 use crate::hooks::{Event, SignIn};
 use crate::oidc::flow::{self, CallbackParams, Completed};
 use crate::oidc::logout::ID_TOKEN_COLUMN;
@@ -107,6 +107,7 @@ async fn callback(
     params: CallbackParams<'_>,
     shared: Ctx<'_>,
     client: ClientInfo,
+    brought: SessionCookies,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     let completed = flow::finish(&params, &shared.oidc(), jar).await?;
@@ -137,6 +138,7 @@ async fn callback(
             user_agent: client.user_agent.as_deref(),
             ip: client.ip,
         },
+        previous: &brought.0,
     };
     let signed_in = match shared.store.sign_in(new).await? {
         SignInOutcome::SignedIn(signed_in) => signed_in,
@@ -144,7 +146,7 @@ async fn callback(
     };
 
     let (user_id, session_id) = (signed_in.user_id, signed_in.session_id);
-    tracing::info!(%user_id, %session_id, provider = %completed.provider.name, "signed in");
+    tracing::info!(%user_id, %session_id, provider = %completed.provider.name, ended = signed_in.ended, "signed in");
     shared.cookies.set_session(jar, &token, shared.config.session.max_age);
     shared.cookies.clear_reauth(jar);
     let event = Event::SignedIn {

@@ -1,7 +1,9 @@
 //! Every cookie latchkey sets, built in one place: HttpOnly, SameSite=Lax (the provider's
-//! redirect back is a cross-site navigation), and Secure whenever the site is https. The
-//! session cookie is site-wide (Path=/, the `__Host-` prefix over https); the sign-in
-//! flow's cookies live under the base path's `/auth`.
+//! redirect back is a cross-site navigation), and whenever the site is https: Secure,
+//! Path=/ and the `__Host-` prefix, so that neither a sibling subdomain nor a plain-http
+//! response can plant one (a planted sign-in flow cookie could sign the victim in as
+//! the attacker). Over plain http (development) the sign-in cookies live under the base
+//! path's `/auth`.
 
 use std::time::Duration;
 
@@ -12,8 +14,7 @@ use crate::config::Config;
 use crate::paths::Paths;
 use crate::session::SessionToken;
 
-const PLAIN_NAME: &str = "latchkey_session";
-const HOST_NAME: &str = "__Host-latchkey_session";
+const SESSION: &str = "latchkey_session";
 /// Left behind when a stale session cookie is cleared: the next sign-in from this
 /// browser asks the IdP for credentials (`prompt=login`) instead of riding its single
 /// sign-on session, so a device whose session was revoked cannot slip back in silently.
@@ -35,16 +36,26 @@ impl CookiePolicy {
         CookiePolicy { secure: config.secure_cookies(), auth_path: paths.auth_cookies.clone() }
     }
 
-    /// A cookie with latchkey's attributes, on `path`, kept for `lifetime` (a browser
-    /// session when `None`).
+    /// The name a cookie of latchkey's goes by: `__Host-<name>` over https.
+    pub fn name(&self, name: &str) -> String {
+        if self.secure {
+            format!("__Host-{name}")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// A cookie with latchkey's attributes, named [`name`](Self::name), on `path` (on `/`
+    /// over https), kept for `lifetime` (a browser session when `None`).
     pub fn build(
         &self,
-        name: impl Into<String>,
+        name: &str,
         value: impl Into<String>,
         path: &str,
         lifetime: Option<Duration>,
     ) -> Cookie<'static> {
-        let mut cookie = Cookie::build((name.into(), value.into()))
+        let path = if self.secure { "/" } else { path };
+        let mut cookie = Cookie::build((self.name(name), value.into()))
             .http_only(true)
             .same_site(SameSite::Lax)
             .path(path.to_string())
@@ -56,27 +67,18 @@ impl CookiePolicy {
         cookie
     }
 
-    /// A cookie of the sign-in flow (under the base path's `/auth`).
-    pub fn auth_cookie(
-        &self,
-        name: impl Into<String>,
-        value: impl Into<String>,
-        lifetime: Duration,
-    ) -> Cookie<'static> {
-        self.build(name, value, &self.auth_path.clone(), Some(lifetime))
+    /// A cookie of the sign-in flow (under the base path's `/auth` over plain http).
+    pub fn auth_cookie(&self, name: &str, value: impl Into<String>, lifetime: Duration) -> Cookie<'static> {
+        self.build(name, value, &self.auth_path, Some(lifetime))
     }
 
     /// The removal of a cookie set by [`auth_cookie`](Self::auth_cookie).
-    pub fn auth_cookie_removal(&self, name: impl Into<String>) -> Cookie<'static> {
-        self.build(name, "", &self.auth_path.clone(), None)
+    pub fn auth_cookie_removal(&self, name: &str) -> Cookie<'static> {
+        self.build(name, "", &self.auth_path, None)
     }
 
-    pub fn session_name(&self) -> &'static str {
-        if self.secure {
-            HOST_NAME
-        } else {
-            PLAIN_NAME
-        }
+    pub fn session_name(&self) -> String {
+        self.name(SESSION)
     }
 
     /// Every well-formed session token the request carries, in the order sent (the last
@@ -85,6 +87,7 @@ impl CookiePolicy {
     /// the real one would hide it.
     pub fn candidates(&self, request: &Request<'_>) -> Vec<SessionToken> {
         let name = self.session_name();
+        let name = &*name;
         let mut tokens: Vec<SessionToken> = Vec::new();
         let sent = request.headers().get("Cookie").flat_map(|header| header.split(';'));
         for (key, value) in sent.filter_map(|pair| pair.trim().split_once('=')) {
@@ -108,16 +111,16 @@ impl CookiePolicy {
 
     /// Whether the request carries a session cookie at all (well formed or not).
     pub fn session_present(&self, jar: &CookieJar<'_>) -> bool {
-        jar.get(self.session_name()).is_some()
+        jar.get(&self.session_name()).is_some()
     }
 
     /// Sets (or refreshes) the session cookie so that the browser keeps it for `lifetime`.
     pub fn set_session(&self, jar: &CookieJar<'_>, token: &SessionToken, lifetime: Duration) {
-        jar.add(self.build(self.session_name(), token.as_str(), "/", Some(lifetime)));
+        jar.add(self.build(SESSION, token.as_str(), "/", Some(lifetime)));
     }
 
     pub fn clear_session(&self, jar: &CookieJar<'_>) {
-        jar.remove(self.build(self.session_name(), "", "/", None));
+        jar.remove(self.build(SESSION, "", "/", None));
     }
 
     /// Clears a session cookie that no longer names a live session, and marks the browser
@@ -129,7 +132,7 @@ impl CookiePolicy {
 
     /// Whether the next sign-in must ask for credentials.
     pub fn reauth_required(&self, jar: &CookieJar<'_>) -> bool {
-        jar.get(REAUTH_NAME).is_some()
+        jar.get(&self.name(REAUTH_NAME)).is_some()
     }
 
     /// After a successful sign-in the mark has done its job.

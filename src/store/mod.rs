@@ -21,6 +21,7 @@ pub(crate) use users::{AccountTokens, NewSignIn, SignInOutcome};
 pub(crate) struct Store {
     pool: PgPool,
     lifetimes: Lifetimes,
+    max_per_user: u32,
     sql: Statements,
 }
 
@@ -41,7 +42,7 @@ impl Store {
             absolute_max_age: session.absolute_max_age.as_secs_f64(),
             activity_interval: session.activity_interval.as_secs_f64(),
         };
-        Store { pool, lifetimes, sql: Statements::new(schema) }
+        Store { pool, lifetimes, max_per_user: session.max_per_user, sql: Statements::new(schema) }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -69,6 +70,8 @@ struct Statements {
     create_user: String,
     refresh_profile: String,
     upsert_account: String,
+    end_previous: String,
+    end_oldest: String,
     remember_logout_token: String,
     end_by_sid: String,
     end_by_sub: String,
@@ -90,6 +93,8 @@ impl Statements {
             create_user: schema.qualify(users::CREATE_USER),
             refresh_profile: schema.qualify(users::REFRESH_PROFILE),
             upsert_account: schema.qualify(users::UPSERT_ACCOUNT),
+            end_previous: schema.qualify(users::END_PREVIOUS),
+            end_oldest: schema.qualify(users::END_OLDEST),
             remember_logout_token: schema.qualify(logout_tokens::REMEMBER),
             end_by_sid: schema.qualify(logout_tokens::END_BY_SID),
             end_by_sub: schema.qualify(logout_tokens::END_BY_SUB),

@@ -61,7 +61,12 @@ pub(super) const REVOKE: &str = "DELETE FROM {schema}.sessions WHERE id = $1 AND
 
 pub(super) const REVOKE_OTHERS: &str = "DELETE FROM {schema}.sessions WHERE user_id = $1 AND id <> $2";
 
-pub(super) const REVOKE_ALL: &str = "DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, id_token";
+/// Every session of the user; one row back however many there were: how many, and the
+/// current one's provider and ID token.
+pub(super) const REVOKE_ALL: &str = "
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, id_token)
+    SELECT (SELECT count(*) FROM gone) AS count, current.provider, current.id_token
+      FROM (SELECT 1) one LEFT JOIN gone current ON current.id = $2";
 
 pub(super) const END: &str = "DELETE FROM {schema}.sessions WHERE id = $1 RETURNING provider, id_token";
 
@@ -229,13 +234,10 @@ impl Store {
         user_id: Uuid,
         current: Uuid,
     ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
-        let rows: Vec<(Uuid, String, Option<String>)> =
-            sqlx::query_as(&self.sql.revoke_all).bind(user_id).fetch_all(&self.pool).await?;
-        let ended = rows.iter().find(|(id, _, _)| *id == current).map(|(_, provider, id_token)| EndedSession {
-            provider: provider.clone(),
-            sealed_id_token: id_token.clone(),
-        });
-        Ok((rows.len() as u64, ended))
+        let (count, provider, sealed_id_token): (i64, Option<String>, Option<String>) =
+            sqlx::query_as(&self.sql.revoke_all).bind(user_id).bind(current).fetch_one(&self.pool).await?;
+        let ended = provider.map(|provider| EndedSession { provider, sealed_id_token });
+        Ok((u64::try_from(count).unwrap_or_default(), ended))
     }
 
     /// Deletes one session (sign-out); returns what the provider's logout needs, if the

@@ -17,31 +17,48 @@ pub(super) const LOCK_ACCOUNT: &str = "SELECT pg_advisory_xact_lock(hashtextexte
 pub(super) const FIND_ACCOUNT: &str =
     "SELECT user_id FROM {schema}.accounts WHERE provider = $1 AND provider_account_id = $2";
 
-pub(super) const USER_WITH_EMAIL: &str = "SELECT id FROM {schema}.users WHERE lower(email) = lower($1)";
+/// The user who owns a verified address (unverified ones belong to nobody).
+pub(super) const USER_WITH_EMAIL: &str =
+    "SELECT id FROM {schema}.users WHERE lower(email) = lower($1) AND email_verified IS NOT NULL";
 
+/// A new user; `None` when a verified address was taken meanwhile.
 pub(super) const CREATE_USER: &str = "
     INSERT INTO {schema}.users (name, email, email_verified, image, extra)
     VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4, $5)
+    ON CONFLICT ((lower(email))) WHERE email_verified IS NOT NULL DO NOTHING
     RETURNING id";
 
 /// Name, picture, e-mail and the app's extra fields follow the provider at every
-/// sign-in; an e-mail that meanwhile belongs to another user is left as it was rather
-/// than failing the sign-in.
+/// sign-in, but a field the provider left out this time keeps its value; a verified
+/// e-mail that meanwhile belongs to another user is left as it was rather than failing
+/// the sign-in.
 pub(super) const REFRESH_PROFILE: &str = "
     UPDATE {schema}.users u SET
-        name = $2,
-        image = $4,
-        email = CASE WHEN taken.id IS NULL THEN $3 ELSE u.email END,
+        name = COALESCE($2, u.name),
+        image = COALESCE($4, u.image),
+        email = CASE WHEN $3 IS NULL OR taken.id IS NOT NULL THEN u.email ELSE $3 END,
         email_verified = CASE
-            WHEN taken.id IS NOT NULL THEN u.email_verified
-            WHEN $5 AND lower(u.email) IS NOT DISTINCT FROM lower($3) THEN COALESCE(u.email_verified, now())
-            WHEN $5 THEN now()
+            WHEN $3 IS NULL OR taken.id IS NOT NULL THEN u.email_verified
+            WHEN NOT $5 THEN NULL
+            WHEN lower(u.email) IS NOT DISTINCT FROM lower($3) THEN COALESCE(u.email_verified, now())
+            ELSE now()
         END,
         extra = $6,
         updated_at = now()
       FROM (SELECT $1::uuid AS me) me
-      LEFT JOIN {schema}.users taken ON lower(taken.email) = lower($3) AND taken.id <> $1
+      LEFT JOIN {schema}.users taken
+        ON $5 AND lower(taken.email) = lower($3) AND taken.email_verified IS NOT NULL AND taken.id <> $1
      WHERE u.id = me.me";
+
+/// The sessions the browser's cookies named before this sign-in: a session that may
+/// have leaked does not outlive a new sign-in on its device.
+pub(super) const END_PREVIOUS: &str = "DELETE FROM {schema}.sessions WHERE token_hash = ANY($1)";
+
+/// The user's oldest sessions beyond the most one person keeps.
+pub(super) const END_OLDEST: &str = "
+    DELETE FROM {schema}.sessions WHERE id IN (
+        SELECT id FROM {schema}.sessions WHERE user_id = $1
+         ORDER BY created_at DESC, id DESC OFFSET $2)";
 
 pub(super) const UPSERT_ACCOUNT: &str = "
     INSERT INTO {schema}.accounts (user_id, type, provider, provider_account_id, refresh_token, access_token,
@@ -78,6 +95,8 @@ pub(crate) struct NewSignIn<'a> {
     pub tokens: AccountTokens<'a>,
     pub token: &'a SessionToken,
     pub session: NewSession<'a>,
+    /// The session cookies the browser brought (their sessions end).
+    pub previous: &'a [SessionToken],
 }
 
 /// The rows a sign-in wrote.
@@ -86,6 +105,8 @@ pub(crate) struct SignedIn {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub new_user: bool,
+    /// Sessions ended: the browser's previous ones and the user's oldest past the cap.
+    pub ended: u64,
 }
 
 /// How a sign-in's transaction ended.
@@ -128,14 +149,23 @@ impl Store {
                 self.refresh_profile(connection, user_id, new.profile).await?;
                 (user_id, false)
             }
-            None => match self.user_with_email(connection, new.profile.email.as_deref()).await? {
-                Some(owner) if new.profile.email_verified && new.allow_email_linking => {
-                    self.refresh_profile(connection, owner, new.profile).await?;
-                    (owner, false)
+            None => {
+                // Only a verified address can lead to a user, and only one that its owner
+                // verified too. An unverified address that someone holds is not refused
+                // either: that would tell a stranger which addresses have accounts.
+                let verified = new.profile.email.as_deref().filter(|_| new.profile.email_verified);
+                match self.user_with_email(connection, verified).await? {
+                    Some(owner) if new.allow_email_linking => {
+                        self.refresh_profile(connection, owner, new.profile).await?;
+                        (owner, false)
+                    }
+                    Some(_) => return Ok(SignInOutcome::EmailTaken),
+                    None => match self.create_user(connection, new.profile).await? {
+                        Some(user_id) => (user_id, true),
+                        None => return Ok(SignInOutcome::EmailTaken),
+                    },
                 }
-                Some(_) => return Ok(SignInOutcome::EmailTaken),
-                None => (self.create_user(connection, new.profile).await?, true),
-            },
+            }
         };
         let tokens = &new.tokens;
         sqlx::query(&self.sql.upsert_account)
@@ -151,8 +181,17 @@ impl Store {
             .bind(tokens.session_state)
             .execute(&mut *connection)
             .await?;
+        let previous: Vec<Vec<u8>> = new.previous.iter().map(|token| token.hash().to_vec()).collect();
+        let mut ended =
+            sqlx::query(&self.sql.end_previous).bind(previous).execute(&mut *connection).await?.rows_affected();
         let session_id = self.create_session(connection, user_id, new.token, new.session).await?;
-        Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user }))
+        ended += sqlx::query(&self.sql.end_oldest)
+            .bind(user_id)
+            .bind(i64::from(self.max_per_user))
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+        Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user, ended }))
     }
 
     async fn user_with_email(
@@ -164,14 +203,14 @@ impl Store {
         sqlx::query_scalar(&self.sql.user_with_email).bind(email).fetch_optional(connection).await
     }
 
-    async fn create_user(&self, connection: &mut PgConnection, profile: &Profile) -> Result<Uuid, sqlx::Error> {
+    async fn create_user(&self, connection: &mut PgConnection, profile: &Profile) -> Result<Option<Uuid>, sqlx::Error> {
         sqlx::query_scalar(&self.sql.create_user)
             .bind(profile.name.as_deref())
             .bind(profile.email.as_deref())
             .bind(profile.email_verified)
             .bind(profile.image.as_deref())
             .bind(Json(&profile.extra))
-            .fetch_one(connection)
+            .fetch_optional(connection)
             .await
     }
 

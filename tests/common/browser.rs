@@ -52,6 +52,12 @@ impl<'c> Browser<'c> {
         browser
     }
 
+    /// This browser signs in with the provider `name` (of several).
+    pub fn for_provider(mut self, name: &str) -> Browser<'c> {
+        self.login = format!("{}?provider={name}", self.login);
+        self
+    }
+
     /// A browser on an app that mounts latchkey under `base` (e.g. "/account").
     pub fn under(app: &'c Client, user_agent: &str, base: &str) -> Browser<'c> {
         let mut browser = Browser::new(app, user_agent);
@@ -117,7 +123,8 @@ impl<'c> Browser<'c> {
     /// Starts sign-in at the app and returns the IdP authorization URL it redirects to.
     pub async fn start_sign_in(&mut self, return_to: &str) -> String {
         let encoded: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-        let page = self.get(&format!("{}?return_to={encoded}", self.login)).await;
+        let separator = if self.login.contains('?') { '&' } else { '?' };
+        let page = self.get(&format!("{}{separator}return_to={encoded}", self.login)).await;
         assert_eq!(page.status, Status::SeeOther, "login did not redirect: {}", page.body);
         page.location.expect("login redirect has a Location")
     }

@@ -1,6 +1,8 @@
 //! A stand-in OpenID provider for what the real Keycloak will not produce: ID tokens with
-//! a bad signature, wrong claims, `alg: none` or an unknown key. It serves discovery, a
-//! JWKS and a token endpoint that hands out whatever ID token the test forged.
+//! a bad signature, wrong claims, `alg: none`, HS256 or an unknown key; an issuer at the
+//! root of its host; profile claims only from userinfo. It serves discovery, a JWKS, a
+//! token endpoint that hands out whatever ID token the test forged, and a userinfo
+//! endpoint that answers whatever the test set.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,8 +25,26 @@ const KEY_B: &str = include_str!("../fixtures/test-signer-b.pem");
 #[derive(Default)]
 struct Shared {
     next_id_token: Option<String>,
+    userinfo: Option<Value>,
     jwks: Value,
     jwks_fetches: usize,
+}
+
+/// What the stand-in's discovery document says of it.
+#[derive(Clone)]
+pub struct Options {
+    /// Served at the root of its host (issuer `http://127.0.0.1:PORT`), not under `/fake`.
+    pub at_root: bool,
+    /// `id_token_signing_alg_values_supported`.
+    pub algorithms: Vec<&'static str>,
+    /// Whether it lists a userinfo endpoint.
+    pub userinfo: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { at_root: false, algorithms: vec!["RS256"], userinfo: false }
+    }
 }
 
 pub struct FakeIdp {
@@ -46,8 +66,13 @@ pub enum Signer {
 
 impl FakeIdp {
     pub async fn start(client_id: &str) -> FakeIdp {
+        FakeIdp::start_with(client_id, Options::default()).await
+    }
+
+    pub async fn start_with(client_id: &str, options: Options) -> FakeIdp {
         let port = super::closed_port();
-        let issuer = format!("http://127.0.0.1:{port}/fake");
+        let base = if options.at_root { "" } else { "/fake" };
+        let issuer = format!("http://127.0.0.1:{port}{base}");
         let signers: Value = serde_json::from_str(SIGNERS).expect("signers fixture");
         let shared = Arc::new(Mutex::new(Shared { jwks: json!({ "keys": [signers["a"]] }), ..Shared::default() }));
         let config = rocket::Config {
@@ -58,8 +83,8 @@ impl FakeIdp {
         };
         let rocket = rocket::custom(config)
             .manage(Arc::clone(&shared))
-            .manage(issuer.clone())
-            .mount("/fake", rocket::routes![discovery, jwks, token]);
+            .manage(Served { issuer: issuer.clone(), options })
+            .mount(if base.is_empty() { "/" } else { base }, rocket::routes![discovery, jwks, token, userinfo]);
         tokio::spawn(rocket.launch());
         let up = super::eventually(Duration::from_secs(10), || async {
             reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await.is_ok()
@@ -113,6 +138,18 @@ impl FakeIdp {
         self.shared.lock().expect("lock").next_id_token = Some(token);
     }
 
+    /// The userinfo endpoint's next answers.
+    pub fn set_userinfo(&self, claims: Value) {
+        self.shared.lock().expect("lock").userinfo = Some(claims);
+    }
+
+    /// An HS256 token keyed with `secret` (a client secret), as an IdP that lists HS256
+    /// could sign one.
+    pub fn sign_hs256(claims: &Map<String, Value>, secret: &str) -> String {
+        let header = Header { typ: Some("JWT".into()), ..Header::new(Algorithm::HS256) };
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.as_bytes())).expect("sign")
+    }
+
     /// An unsigned token (`alg: none`) with these claims.
     pub fn unsigned(claims: &Map<String, Value>) -> String {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -133,8 +170,6 @@ impl FakeIdp {
     }
 }
 
-/// A fresh database, a stand-in IdP, and the app with the stand-in configured as the
-/// provider `fake` (plus `settings`, e.g. `allow_email_linking`), discovered and ready.
 /// `claims` with `key` set to `value`.
 pub fn with(mut claims: Map<String, Value>, key: &str, value: Value) -> Map<String, Value> {
     claims.insert(key.into(), value);
@@ -147,9 +182,16 @@ pub fn without(mut claims: Map<String, Value>, key: &str) -> Map<String, Value> 
     claims
 }
 
+/// A fresh database, a stand-in IdP, and the app with the stand-in configured as the
+/// provider `fake` (plus `settings`, e.g. `allow_email_linking`), discovered and ready.
 pub async fn setup(settings: Value) -> (TestDb, FakeIdp, Client) {
+    setup_with(Options::default(), settings).await
+}
+
+/// As [`setup`], with a stand-in that says `options` of itself.
+pub async fn setup_with(options: Options, settings: Value) -> (TestDb, FakeIdp, Client) {
     let db = TestDb::create().await;
-    let idp = FakeIdp::start("latchkey-test").await;
+    let idp = FakeIdp::start_with("latchkey-test", options).await;
     let mut provider = json!({ "issuer": idp.issuer, "client_id": "latchkey-test", "client_secret": "fake-secret" });
     if let (Some(provider), Some(settings)) = (provider.as_object_mut(), settings.as_object()) {
         provider.extend(settings.clone());
@@ -178,18 +220,33 @@ pub async fn sign_in_with(app: &Client, idp: &FakeIdp, forge: impl FnOnce(&FakeI
     browser.get(&format!("/auth/callback?state={state}&code=fake-code")).await
 }
 
+/// The stand-in's own issuer string and what it says of itself.
+struct Served {
+    issuer: String,
+    options: Options,
+}
+
 #[rocket::get("/.well-known/openid-configuration")]
-fn discovery(issuer: &State<String>) -> Json<Value> {
-    let issuer = issuer.inner();
-    Json(json!({
+fn discovery(served: &State<Served>) -> Json<Value> {
+    let issuer = &served.issuer;
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "jwks_uri": format!("{issuer}/jwks"),
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }))
+        "id_token_signing_alg_values_supported": served.options.algorithms,
+    });
+    if served.options.userinfo {
+        document["userinfo_endpoint"] = json!(format!("{issuer}/userinfo"));
+    }
+    Json(document)
+}
+
+#[rocket::get("/userinfo")]
+fn userinfo(shared: &State<Arc<Mutex<Shared>>>) -> Option<Json<Value>> {
+    shared.lock().expect("lock").userinfo.clone().map(Json)
 }
 
 #[rocket::get("/jwks")]
