@@ -1,6 +1,7 @@
 //! The guard's sliding expiry with NextAuth's semantics, on short durations: no write
-//! within update_age, one extension after it, expiry after max_age, and an absolute limit
-//! that activity never passes. Also: one SQL statement per guarded request.
+//! within update_age, one extension after it (one, however many requests are due at
+//! once), expiry after max_age, and an absolute limit that activity never passes. Also:
+//! one SQL statement per guarded request, a read.
 
 mod common;
 
@@ -116,6 +117,31 @@ async fn constant_activity_never_passes_the_absolute_limit() {
     assert_eq!(alice.get("/api/session").await.status, Status::Unauthorized);
 }
 
+/// Calls of writing statements in this database so far (pg_stat_statements).
+async fn writes(connection: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND (query ILIKE '%UPDATE%' OR query ILIKE '%DELETE%' OR query ILIKE '%INSERT%')
+            AND query NOT LIKE '%pg_stat_statements%'",
+    )
+    .fetch_one(connection)
+    .await
+    .expect("pg_stat_statements")
+}
+
+/// Calls and rows of the extension statement in this database so far.
+async fn extensions(connection: &mut sqlx::PgConnection) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(rows), 0)::bigint FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query LIKE '%SET expires_at = CASE%'",
+    )
+    .fetch_one(connection)
+    .await
+    .expect("pg_stat_statements")
+}
+
 #[tokio::test]
 async fn a_guarded_request_is_one_sql_statement() {
     let db = TestDb::create().await;
@@ -128,6 +154,7 @@ async fn a_guarded_request_is_one_sql_statement() {
                        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
                          AND query NOT LIKE '%pg_stat_statements%'";
     let before: i64 = sqlx::query_scalar(statements).fetch_one(&mut connection).await.expect("pg_stat_statements");
+    let writes_before = writes(&mut connection).await;
 
     const REQUESTS: i64 = 20;
     for _ in 0..REQUESTS {
@@ -141,6 +168,31 @@ async fn a_guarded_request_is_one_sql_statement() {
         "statements per guarded request: {}",
         (after - before) as f64 / REQUESTS as f64
     );
+    let writes_after = writes(&mut connection).await;
+    assert_eq!(writes_after, writes_before, "the steady-state statement is a plain read");
+}
+
+#[tokio::test]
+async fn many_requests_due_at_once_extend_the_session_exactly_once() {
+    let db = TestDb::create().await;
+    let app = app(short(&db, "1h", "1s", "2h")).await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let (_, before) = row_version(&db).await;
+    let (calls_before, rows_before) = extensions(&mut db.connect().await).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let requests = (0..16).map(|_| async { Browser::with_cookies(&app, &alice).get("/api/session").await });
+    let pages = rocket::futures::future::join_all(requests).await;
+
+    assert!(pages.iter().all(|page| page.status == Status::Ok));
+    let refreshed = pages.iter().filter(|page| !page.set_cookies.is_empty()).count();
+    let (calls, rows) = extensions(&mut db.connect().await).await;
+    let (calls, rows) = (calls - calls_before, rows - rows_before);
+    assert!(calls >= 1, "nobody tried to extend");
+    assert_eq!(rows, 1, "{calls} requests were due, and exactly one extended");
+    assert_eq!(refreshed, 1, "one response refreshed the cookie");
+    assert!(row_version(&db).await.1 > before + chrono::Duration::seconds(1), "expires_at moved on");
 }
 
 #[tokio::test]

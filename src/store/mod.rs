@@ -58,6 +58,8 @@ impl Store {
 /// Every statement, qualified with the schema.
 struct Statements {
     authenticate: String,
+    touch: String,
+    drop_dead: String,
     list: String,
     revoke: String,
     revoke_others: String,
@@ -81,6 +83,8 @@ impl Statements {
     fn new(schema: &Schema) -> Statements {
         Statements {
             authenticate: schema.qualify(sessions::AUTHENTICATE),
+            touch: schema.qualify(sessions::TOUCH),
+            drop_dead: schema.qualify(sessions::DROP_DEAD),
             list: schema.qualify(sessions::LIST),
             revoke: schema.qualify(sessions::REVOKE),
             revoke_others: schema.qualify(sessions::REVOKE_OTHERS),

@@ -12,42 +12,32 @@ use uuid::Uuid;
 use super::Store;
 use crate::session::SessionToken;
 
-/// The hot path. In steady state this is a read; it writes only when the extension or
-/// the activity stamp is due, and it deletes a row it finds expired. `now()` is the
-/// database's clock, shared by every instance.
-pub(super) const AUTHENTICATE: &str = r#"
-WITH found AS (
-    SELECT id, user_id, provider, created_at, expires_at, absolute_expires_at, last_seen_at
-      FROM {schema}.sessions
-     WHERE token_hash = $1
-), due AS (
-    SELECT id,
-           expires_at < absolute_expires_at
-             AND expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extend,
-           last_seen_at + make_interval(secs => $4) <= now() AS stamp
-      FROM found
-     WHERE expires_at > now()
-), touched AS (
-    UPDATE {schema}.sessions s
-       SET expires_at = CASE WHEN d.extend
-                             THEN LEAST(now() + make_interval(secs => $2), s.absolute_expires_at)
-                             ELSE s.expires_at END,
-           last_seen_at = CASE WHEN d.stamp OR d.extend THEN now() ELSE s.last_seen_at END
-      FROM due d
-     WHERE s.id = d.id AND (d.extend OR d.stamp)
- RETURNING s.id, s.expires_at
-), dropped AS (
-    DELETE FROM {schema}.sessions s USING found f WHERE s.id = f.id AND f.expires_at <= now()
-)
-SELECT f.id, f.user_id, f.provider, f.created_at, f.absolute_expires_at,
-       COALESCE(t.expires_at, f.expires_at) AS expires_at,
-       COALESCE(t.expires_at <> f.expires_at, false) AS extended,
-       f.expires_at > now() AS live,
-       u.name, u.email, u.image, u.extra
-  FROM found f
-  JOIN {schema}.users u ON u.id = f.user_id
-  LEFT JOIN touched t ON t.id = f.id
-"#;
+/// The hot path: a plain indexed read of the session and its user. Whether the
+/// extension or the activity stamp is due is decided from what it returns (on the
+/// database's clock, shared by every instance); only then does [`TOUCH`] write.
+pub(super) const AUTHENTICATE: &str = "
+    SELECT s.id, s.user_id, s.provider, s.created_at, s.expires_at, s.absolute_expires_at, s.last_seen_at,
+           s.expires_at > now() AS live,
+           s.expires_at < s.absolute_expires_at
+             AND s.expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extension_due,
+           s.last_seen_at + make_interval(secs => $4) <= now() AS stamp_due,
+           u.name, u.email, u.image, u.extra
+      FROM {schema}.sessions s
+      JOIN {schema}.users u ON u.id = s.user_id
+     WHERE s.token_hash = $1";
+
+/// The extension (when `$2`) and the activity stamp, written only if nobody wrote them
+/// since the read (`last_seen_at` unchanged): of many requests due at once, one writes.
+pub(super) const TOUCH: &str = "
+    UPDATE {schema}.sessions
+       SET expires_at = CASE WHEN $2 THEN LEAST(now() + make_interval(secs => $4), absolute_expires_at)
+                             ELSE expires_at END,
+           last_seen_at = now()
+     WHERE id = $1 AND last_seen_at = $3
+ RETURNING expires_at";
+
+/// A session found dead on a request: tidied at once rather than at the next sweep.
+pub(super) const DROP_DEAD: &str = "DELETE FROM {schema}.sessions WHERE id = $1 AND expires_at <= now()";
 
 pub(super) const LIST: &str = "
     SELECT id, created_at, last_seen_at, expires_at, user_agent, host(ip) AS ip, provider,
@@ -171,8 +161,8 @@ pub(crate) struct EndedSession {
 }
 
 impl Store {
-    /// Resolves a cookie token in one round trip: the live session and its user, or
-    /// `None` (unknown, or expired and deleted just now).
+    /// Resolves a cookie token: one read in steady state; a second statement only when
+    /// the extension or the activity stamp is due (or the session is found dead).
     pub(crate) async fn authenticate(&self, token: &SessionToken) -> Result<Option<CurrentSession>, sqlx::Error> {
         let row = sqlx::query(&self.sql.authenticate)
             .bind(token.hash().as_slice())
@@ -182,23 +172,42 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
+        let session_id: Uuid = row.try_get("id")?;
         if !row.try_get::<bool, _>("live")? {
+            sqlx::query(&self.sql.drop_dead).bind(session_id).execute(&self.pool).await?;
             return Ok(None);
         }
         let Json(extra) = row.try_get::<Json<Map<String, Value>>, _>("extra")?;
-        Ok(Some(CurrentSession {
-            session_id: row.try_get("id")?,
+        let mut session = CurrentSession {
+            session_id,
             user_id: row.try_get("user_id")?,
             provider: row.try_get("provider")?,
             created_at: row.try_get("created_at")?,
             expires_at: row.try_get("expires_at")?,
             absolute_expires_at: row.try_get("absolute_expires_at")?,
-            extended: row.try_get("extended")?,
+            extended: false,
             name: row.try_get("name")?,
             email: row.try_get("email")?,
             image: row.try_get("image")?,
             extra,
-        }))
+        };
+        let extension_due: bool = row.try_get("extension_due")?;
+        if extension_due || row.try_get::<bool, _>("stamp_due")? {
+            let last_seen_at: DateTime<Utc> = row.try_get("last_seen_at")?;
+            let touched: Option<DateTime<Utc>> = sqlx::query_scalar(&self.sql.touch)
+                .bind(session_id)
+                .bind(extension_due)
+                .bind(last_seen_at)
+                .bind(self.lifetimes.max_age)
+                .fetch_optional(&self.pool)
+                .await?;
+            // Another request wrote first: it extended (and refreshed its cookie).
+            if let (Some(expires_at), true) = (touched, extension_due) {
+                session.extended = expires_at != session.expires_at;
+                session.expires_at = expires_at;
+            }
+        }
+        Ok(Some(session))
     }
 
     /// One page of the user's live sessions: `current` first, then the most recently
