@@ -129,6 +129,11 @@ pub struct SessionConfig {
     pub sweep_batch_size: u32,
     /// Most live sessions one person keeps; a sign-in past it ends their oldest.
     pub max_per_user: u32,
+    /// Keep resolved sessions in memory, dropped at once on every instance when
+    /// PostgreSQL announces a change (revocation stays instant everywhere).
+    pub cache: bool,
+    /// Most sessions the cache keeps.
+    pub cache_capacity: u64,
 }
 
 impl Default for SessionConfig {
@@ -142,6 +147,8 @@ impl Default for SessionConfig {
             sweep_interval: Duration::from_secs(60 * 60),
             sweep_batch_size: 1000,
             max_per_user: 100,
+            cache: true,
+            cache_capacity: 10_000,
         }
     }
 }
@@ -345,6 +352,9 @@ impl SessionConfig {
         }
         if self.max_per_user == 0 {
             return Err(invalid("auth.session.max_per_user", "must be at least 1"));
+        }
+        if self.cache && self.cache_capacity == 0 {
+            return Err(invalid("auth.session.cache_capacity", "must be at least 1 (or auth.session.cache = false)"));
         }
         if self.update_age > self.max_age {
             return Err(invalid(

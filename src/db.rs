@@ -25,7 +25,7 @@ pub struct Schema(String);
 #[non_exhaustive]
 pub enum SchemaError {
     /// Not a plain identifier.
-    #[error("`{0}` is not a schema name of 1 to 63 of a-z, 0-9 and '_', starting with a letter or '_'")]
+    #[error("`{0}` is not a schema name of 1 to 60 of a-z, 0-9 and '_', starting with a letter or '_'")]
     NotAnIdentifier(String),
     /// `public` (or a system schema): latchkey's migration history would mix with the app's.
     #[error("`{0}` is shared with the app (or PostgreSQL itself); choose a schema of latchkey's own")]
@@ -36,7 +36,7 @@ impl Schema {
     /// A schema name, checked.
     pub fn new(name: &str) -> Result<Schema, SchemaError> {
         let plain = !name.is_empty()
-            && name.len() <= 63
+            && name.len() <= 60
             && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !plain {
@@ -210,7 +210,7 @@ mod tests {
         for good in ["latchkey", "auth", "_x1", "a_b_c"] {
             assert_eq!(Schema::new(good).map(|s| s.to_string()).ok().as_deref(), Some(good));
         }
-        for bad in ["", "Latchkey", "1abc", "a-b", "a.b", "a\"b", "a b", &"a".repeat(64)] {
+        for bad in ["", "Latchkey", "1abc", "a-b", "a.b", "a\"b", "a b", &"a".repeat(61)] {
             assert!(matches!(Schema::new(bad), Err(SchemaError::NotAnIdentifier(_))), "{bad:?}");
         }
         for shared in ["public", "pg_catalog", "information_schema"] {

@@ -20,7 +20,7 @@ use crate::paths::Paths;
 use crate::routes;
 use crate::session::cookie::CookiePolicy;
 use crate::shared::Shared;
-use crate::store::Store;
+use crate::store::{listener, Store};
 
 /// latchkey, as a fairing: `rocket.attach(Latchkey::fairing())`, with options chained on.
 ///
@@ -277,6 +277,9 @@ impl Fairing for Latchkey {
             tokio::spawn(Arc::clone(provider).keep_discovered(rocket.shutdown()));
         }
         let session = &shared.config.session;
+        if let Some(cache) = shared.store.cache() {
+            listener::spawn(shared.store.pool().clone(), &shared.config.schema, cache.clone(), rocket.shutdown());
+        }
         sweeper::spawn(
             shared.store.pool().clone(),
             shared.config.schema.clone(),

@@ -220,7 +220,7 @@ async fn state_changes_without_a_valid_csrf_token_or_from_another_origin_are_ref
 }
 
 #[tokio::test]
-async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
+async fn a_revoke_on_one_instance_is_seen_by_another_within_moments() {
     let db = TestDb::create().await;
     let instance_a = app(figment(&db)).await;
     let instance_b = app(figment(&db)).await;
@@ -234,7 +234,12 @@ async fn a_revoke_on_one_instance_is_seen_by_another_on_its_next_request() {
     let token = laptop.csrf_token().await;
     laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
 
-    assert!(!phone_on_b.is_signed_in().await, "B still accepts a session revoked on A");
+    // B hears of it from PostgreSQL (its cache, if it had one, drops the session).
+    let refused = common::eventually(Duration::from_secs(1), || async {
+        !Browser::with_cookies(&instance_b, &phone_on_b).is_signed_in().await
+    })
+    .await;
+    assert!(refused, "B still accepts a session revoked on A");
 }
 
 #[tokio::test]

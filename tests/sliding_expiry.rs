@@ -143,9 +143,9 @@ async fn extensions(connection: &mut sqlx::PgConnection) -> (i64, i64) {
 }
 
 #[tokio::test]
-async fn a_guarded_request_is_one_sql_statement() {
+async fn without_the_cache_a_guarded_request_is_one_sql_statement() {
     let db = TestDb::create().await;
-    let app = app(figment(&db)).await;
+    let app = app(figment(&db).merge(Serialized::global("auth.session.cache", false))).await;
     let mut alice = Browser::new(&app, "test");
     alice.sign_in("alice", "alice", "/").await;
     alice.get("/api/session").await;

@@ -60,7 +60,7 @@ async fn sign_out(
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     let user = change.verified(form.csrf_token)?;
-    let ended = shared.store.end(user.session.id).await?;
+    let ended = shared.store.end(user.id, user.session.id).await?;
     tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
     shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
     Ok(Redirect::to(logout::finish(&shared.oidc(), jar, ended)))

@@ -64,6 +64,10 @@ impl Store {
         .await?
         .rows_affected();
         tx.commit().await?;
+        // Which cached sessions those were is the notices' to say; here, all go at once.
+        if let (Some(cache), true) = (&self.cache, deleted > 0) {
+            cache.clear();
+        }
         Ok(Some(deleted))
     }
 }

@@ -2,6 +2,8 @@
 //! with a `{schema}` placeholder and qualified once, when the store is built; what must
 //! run in one transaction takes a `Transaction`, never a plain connection.
 
+mod cache;
+pub(crate) mod listener;
 mod logout_tokens;
 mod sessions;
 mod sweep;
@@ -12,6 +14,7 @@ use rocket_db_pools::sqlx::{self, PgPool};
 use crate::config::SessionConfig;
 use crate::db::Schema;
 
+pub(crate) use cache::SessionCache;
 pub(crate) use logout_tokens::{LogoutScope, LogoutToken};
 pub(crate) use sessions::{CurrentSession, EndedSession, ListPage, NewSession, SessionListing, SessionPage};
 pub use sweep::{sweep_once, SweepReport};
@@ -23,15 +26,21 @@ pub(crate) struct Store {
     lifetimes: Lifetimes,
     max_per_user: u32,
     sql: Statements,
+    /// Resolved sessions, when `auth.session.cache` is on.
+    cache: Option<SessionCache>,
 }
 
-/// The session settings the statements bind, in the seconds PostgreSQL's intervals take.
+/// The session settings the statements bind, in the seconds PostgreSQL's intervals take,
+/// and as durations for the cache's judgements on this instance's clock.
 #[derive(Debug, Clone, Copy)]
 struct Lifetimes {
     max_age: f64,
     update_age: f64,
     absolute_max_age: f64,
     activity_interval: f64,
+    max_age_chrono: chrono::Duration,
+    update_age_chrono: chrono::Duration,
+    activity_interval_chrono: chrono::Duration,
 }
 
 impl Store {
@@ -41,12 +50,22 @@ impl Store {
             update_age: session.update_age.as_secs_f64(),
             absolute_max_age: session.absolute_max_age.as_secs_f64(),
             activity_interval: session.activity_interval.as_secs_f64(),
+            max_age_chrono: chrono::Duration::from_std(session.max_age).unwrap_or(chrono::Duration::MAX),
+            update_age_chrono: chrono::Duration::from_std(session.update_age).unwrap_or(chrono::Duration::MAX),
+            activity_interval_chrono: chrono::Duration::from_std(session.activity_interval)
+                .unwrap_or(chrono::Duration::MAX),
         };
-        Store { pool, lifetimes, max_per_user: session.max_per_user, sql: Statements::new(schema) }
+        let cache = session.cache.then(|| SessionCache::new(session.cache_capacity));
+        Store { pool, lifetimes, max_per_user: session.max_per_user, sql: Statements::new(schema), cache }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The session cache, when it is on.
+    pub(crate) fn cache(&self) -> Option<&SessionCache> {
+        self.cache.as_ref()
     }
 
     /// Whether PostgreSQL answers (readiness).

@@ -9,6 +9,7 @@ use rocket_db_pools::sqlx::{self, PgConnection, Row};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::cache::{CachedSession, SessionCache};
 use super::Store;
 use crate::session::SessionToken;
 
@@ -161,11 +162,62 @@ pub(crate) struct EndedSession {
 }
 
 impl Store {
-    /// Resolves a cookie token: one read in steady state; a second statement only when
-    /// the extension or the activity stamp is due (or the session is found dead).
+    /// Resolves a cookie token: from the cache when it holds the session (no statement),
+    /// else one read; a second statement only when the extension or the activity stamp is
+    /// due (or the session is found dead).
     pub(crate) async fn authenticate(&self, token: &SessionToken) -> Result<Option<CurrentSession>, sqlx::Error> {
+        let hash = token.hash();
+        let Some(cache) = &self.cache else { return Ok(self.read(&hash).await?.map(|(session, _)| session)) };
+        if let Some(cached) = cache.get(&hash) {
+            return self.judge_cached(cache, &hash, &cached).await;
+        }
+        let seen = cache.generation();
+        let Some((session, last_seen_at)) = self.read(&hash).await? else { return Ok(None) };
+        // What this request wrote is announced too, and the notice may come first: the
+        // generation check then keeps the row out, to be read again.
+        cache.insert(
+            hash,
+            CachedSession { session: CurrentSession { extended: false, ..session.clone() }, last_seen_at },
+            seen,
+        );
+        Ok(Some(session))
+    }
+
+    /// A cached session, judged on this instance's clock as the read would judge it on the
+    /// database's: dead, due for a write, or served as it is.
+    async fn judge_cached(
+        &self,
+        cache: &SessionCache,
+        hash: &[u8; 32],
+        cached: &CachedSession,
+    ) -> Result<Option<CurrentSession>, sqlx::Error> {
+        let now = Utc::now();
+        let session = &cached.session;
+        if session.expires_at <= now {
+            cache.forget(hash);
+            sqlx::query(&self.sql.drop_dead).bind(session.session_id).execute(&self.pool).await?;
+            return Ok(None);
+        }
+        let extension_due = session.expires_at < session.absolute_expires_at
+            && session.expires_at - self.lifetimes.max_age_chrono + self.lifetimes.update_age_chrono <= now;
+        let stamp_due = cached.last_seen_at + self.lifetimes.activity_interval_chrono <= now;
+        let mut session = session.clone();
+        if extension_due || stamp_due {
+            // The write is announced, which drops this entry everywhere.
+            let touched = self.touch(session.session_id, extension_due, cached.last_seen_at).await?;
+            if let (Some(expires_at), true) = (touched, extension_due) {
+                session.extended = expires_at != session.expires_at;
+                session.expires_at = expires_at;
+            }
+        }
+        Ok(Some(session))
+    }
+
+    /// The read of the hot path, with the write it calls for: the live session and when it
+    /// was last stamped, or `None` (unknown, or dead and deleted just now).
+    async fn read(&self, hash: &[u8; 32]) -> Result<Option<(CurrentSession, DateTime<Utc>)>, sqlx::Error> {
         let row = sqlx::query(&self.sql.authenticate)
-            .bind(token.hash().as_slice())
+            .bind(hash.as_slice())
             .bind(self.lifetimes.max_age)
             .bind(self.lifetimes.update_age)
             .bind(self.lifetimes.activity_interval)
@@ -191,23 +243,35 @@ impl Store {
             image: row.try_get("image")?,
             extra,
         };
+        let mut last_seen_at: DateTime<Utc> = row.try_get("last_seen_at")?;
         let extension_due: bool = row.try_get("extension_due")?;
         if extension_due || row.try_get::<bool, _>("stamp_due")? {
-            let last_seen_at: DateTime<Utc> = row.try_get("last_seen_at")?;
-            let touched: Option<DateTime<Utc>> = sqlx::query_scalar(&self.sql.touch)
-                .bind(session_id)
-                .bind(extension_due)
-                .bind(last_seen_at)
-                .bind(self.lifetimes.max_age)
-                .fetch_optional(&self.pool)
-                .await?;
-            // Another request wrote first: it extended (and refreshed its cookie).
-            if let (Some(expires_at), true) = (touched, extension_due) {
-                session.extended = expires_at != session.expires_at;
-                session.expires_at = expires_at;
+            if let Some(expires_at) = self.touch(session_id, extension_due, last_seen_at).await? {
+                last_seen_at = Utc::now();
+                if extension_due {
+                    session.extended = expires_at != session.expires_at;
+                    session.expires_at = expires_at;
+                }
             }
         }
-        Ok(Some(session))
+        Ok(Some((session, last_seen_at)))
+    }
+
+    /// Writes the extension (when `extend`) and the activity stamp, unless another
+    /// request did since `last_seen_at`: the new expiry, or `None` when it lost the race.
+    async fn touch(
+        &self,
+        session_id: Uuid,
+        extend: bool,
+        last_seen_at: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        sqlx::query_scalar(&self.sql.touch)
+            .bind(session_id)
+            .bind(extend)
+            .bind(last_seen_at)
+            .bind(self.lifetimes.max_age)
+            .fetch_optional(&self.pool)
+            .await
     }
 
     /// One page of the user's live sessions: `current` first, then the most recently
@@ -227,12 +291,14 @@ impl Store {
     /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
     pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, sqlx::Error> {
         let deleted = sqlx::query(&self.sql.revoke).bind(session_id).bind(user_id).execute(&self.pool).await?;
+        self.forget(user_id, move |id| id == session_id);
         Ok(deleted.rows_affected() == 1)
     }
 
     /// Deletes every session of the user but `keep`; returns how many.
     pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
         let deleted = sqlx::query(&self.sql.revoke_others).bind(user_id).bind(keep).execute(&self.pool).await?;
+        self.forget(user_id, move |id| id != keep);
         Ok(deleted.rows_affected())
     }
 
@@ -245,16 +311,25 @@ impl Store {
     ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
         let (count, provider, sealed_id_token): (i64, Option<String>, Option<String>) =
             sqlx::query_as(&self.sql.revoke_all).bind(user_id).bind(current).fetch_one(&self.pool).await?;
+        self.forget(user_id, |_| true);
         let ended = provider.map(|provider| EndedSession { provider, sealed_id_token });
         Ok((u64::try_from(count).unwrap_or_default(), ended))
     }
 
     /// Deletes one session (sign-out); returns what the provider's logout needs, if the
     /// session still existed.
-    pub(crate) async fn end(&self, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
+    pub(crate) async fn end(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
         let row: Option<(String, Option<String>)> =
             sqlx::query_as(&self.sql.end).bind(session_id).fetch_optional(&self.pool).await?;
+        self.forget(user_id, move |id| id == session_id);
         Ok(row.map(|(provider, sealed_id_token)| EndedSession { provider, sealed_id_token }))
+    }
+
+    /// Drops from this instance's cache what it just deleted (other instances hear it).
+    fn forget(&self, user_id: Uuid, matches: impl Fn(Uuid) -> bool + Send + Sync + 'static) {
+        if let Some(cache) = &self.cache {
+            cache.forget_where(user_id, matches);
+        }
     }
 
     /// Inserts a session for a fresh token (inside the sign-in transaction); returns its id.
