@@ -31,13 +31,19 @@ pub struct Base {
     pub api: Measured,
     pub rss_mib: f64,
     pub pgbench: Throughput,
-    pub per_page: u64,
-    pub last_page: u64,
-    pub page: Measured,
-    pub page_statements: i64,
-    pub last: Measured,
+    pub pages: Pages,
     pub rss_page_mib: f64,
     pub pools: Vec<PoolRun>,
+}
+
+/// The sessions page of the person with many sessions.
+pub struct Pages {
+    pub per_page: u64,
+    pub last_page: u64,
+    /// Exactly, on single requests.
+    pub statements: i64,
+    pub first: Measured,
+    pub last: Measured,
 }
 
 pub struct Sweep {
@@ -97,6 +103,7 @@ impl Report<'_> {
     pub fn render(&self) -> String {
         let s = self.settings;
         let b = &self.base;
+        let pages = &b.pages;
         let mut out = String::new();
         // Writing to a String cannot fail.
         let mut line = |text: String| {
@@ -149,23 +156,23 @@ impl Report<'_> {
         line(format!("                    CPU per request: {}", b.api.cpu.describe()));
         line(format!(
             "  GET /sessions     {:.0} req/s  p50 {:.2} ms  p99 {:.2} ms  {} statements/request (page 1 of {}: {} of the person's {} sessions)",
-            b.page.requests_per_s(),
-            b.page.p50_ms(),
-            b.page.p99_ms(),
-            b.page_statements,
-            b.last_page,
-            b.per_page,
+            pages.first.requests_per_s(),
+            pages.first.p50_ms(),
+            pages.first.p99_ms(),
+            pages.statements,
+            pages.last_page,
+            pages.per_page,
             s.page_sessions
         ));
-        line(format!("                    CPU per request: {}", b.page.cpu.describe_server()));
+        line(format!("                    CPU per request: {}", pages.first.cpu.describe_server()));
         line(format!(
             "  GET /sessions?page={}  {:.0} req/s  p50 {:.2} ms  p99 {:.2} ms  (the last page)",
-            b.last_page,
-            b.last.requests_per_s(),
-            b.last.p50_ms(),
-            b.last.p99_ms()
+            pages.last_page,
+            pages.last.requests_per_s(),
+            pages.last.p50_ms(),
+            pages.last.p99_ms()
         ));
-        line(format!("                    CPU per request: {}", b.last.cpu.describe_server()));
+        line(format!("                    CPU per request: {}", pages.last.cpu.describe_server()));
         line(format!(
             "  pgbench (the lookup, -M prepared, {} clients, -j {}): {:.0} tps, latency avg {} ms",
             s.pool, s.threads, b.pgbench.tps, b.pgbench.latency_ms

@@ -10,9 +10,9 @@ use crate::checks::{self, Expect, Http};
 use crate::database::{self, Databases};
 use crate::error::{bail, log, Context, Result};
 use crate::lookup::{self, Lookup};
-use crate::measure;
+use crate::measure::{self, Measured};
 use crate::pgbench::Pgbench;
-use crate::report::{Base, Growth, PoolRun, Report, Sweep};
+use crate::report::{Base, Growth, Pages, PoolRun, Report, Sweep};
 use crate::seed;
 use crate::settings::Settings;
 use crate::setup;
@@ -26,6 +26,21 @@ const EXACT_PAGE_REQUESTS: usize = 3;
 const GUARDED_STATEMENTS: i64 = 1;
 /// A sessions page runs the lookup and the listing.
 const PAGE_STATEMENTS: i64 = 2;
+
+/// The app's lookup, and pgbench set up to run it.
+struct Found {
+    lookup: Lookup,
+    pgbench: Pgbench,
+}
+
+/// What the sizes of the sessions table gave.
+struct Sizes {
+    growth: Vec<Growth>,
+    base: Base,
+    found: Found,
+    /// A cookie at the largest size, for the plan.
+    last_cookie: String,
+}
 
 pub struct Bench {
     settings: Settings,
@@ -114,164 +129,17 @@ impl Bench {
             s.workers.map_or("default".into(), |w| w.to_string())
         );
         let load_before = system::load_average();
-
-        setup::install_tools().await?;
-        setup::services(&self.root, &["up"]).await?;
-        if self.http.status("/").await.is_some() {
-            bail!("something already answers on {}; set BENCH_PORT to a free port", self.http.base());
-        }
-        let build = Instant::now();
-        log!("building the app ({} profile)", if s.smoke { "debug" } else { "release" });
-        self.binary = Some(setup::build_app(&self.root, !s.smoke).await?);
-        let build_s = build.elapsed().as_secs();
+        let build_s = self.prepare().await?;
         let bench_started = Instant::now();
-        check_disk(&s)?;
-
-        log!("creating database {}", s.database);
-        let mut db = Databases::connect(&s.database, s.sslmode.as_deref()).await?;
-        let created = db.create().await;
-        self.db = Some(db);
-        created?;
-        seed::create_token_function(self.db()?.bench()?).await?;
-
-        self.start_app(s.pool).await?; // migrates the fresh database
-        let t = Instant::now();
-        seed::people(self.db()?.bench()?, s.users).await?;
-        seed::page_person(self.db()?.bench()?, s.page_sessions).await?;
-        log!(
-            "seeded {} people and the page person's {} sessions in {} s",
-            s.users,
-            s.page_sessions,
-            t.elapsed().as_secs()
-        );
+        self.create_database().await?;
 
         let wrk = Wrk::new(&self.dir, self.http.base(), s.threads)?;
         let ticks_per_s = system::clock_ticks_per_second()?;
-        let mut growth = Vec::new();
-        let mut base = None;
-        let mut found: Option<(Lookup, Pgbench)> = None;
-        let mut cookies = Vec::new();
-        let mut seeded = 0;
-        for &size in &s.sizes {
-            let t = Instant::now();
-            seed::sessions(self.db()?.bench()?, seeded + 1, size, s.users, false).await?;
-            seeded = size;
-            self.db()?.settle().await?;
-            let seed_s = t.elapsed().as_secs();
-            log!("{size} sessions in the table (seeded and vacuumed in {seed_s} s)");
-            cookies = seed::cookies_spread(self.db()?.bench()?, size, s.tokens).await?;
-            let cookie_file = self.cookie_file("cookies.txt", &cookies)?;
-
-            self.measuring(&wrk, ticks_per_s, None)?.warm_up("/", &cookie_file, s.connections).await?;
-            if found.is_none() {
-                found = Some(self.find_lookup(&cookies).await?);
-            }
-            let (lookup, pgbench) = found.as_ref().context("the lookup was not found")?;
-            let bench = self.measuring(&wrk, ticks_per_s, Some(lookup.queryid))?;
-            let home = bench.run("/", &cookie_file, s.connections, &format!("GET / ({size} sessions)")).await?;
-            growth.push(Growth { size, seed_s, run: home });
-            if size != s.base {
-                continue;
-            }
-
-            // ---- the headline figures, at the base size
-            let low = match s.low_connections {
-                Some(connections) => {
-                    let label = format!("GET / at {connections} connections");
-                    Some((connections, bench.run("/", &cookie_file, connections, &label).await?))
-                }
-                None => None,
-            };
-            bench.warm_up("/api/session", &cookie_file, s.connections).await?;
-            let api = bench
-                .run("/api/session", &cookie_file, s.connections, &format!("GET /api/session ({size} sessions)"))
-                .await?;
-            let rss_mib = self.app()?.peak_rss_mib()?;
-            let pgbench_figures = pgbench.run(size, s.tokens, s.pool, s.duration_s).await?;
-
-            // The sessions page lists the app's page size a page: the first page (this
-            // device and the most recently active) and the last (the deepest OFFSET).
-            let page_cookies = seed::cookies_page_person(self.db()?.bench()?, s.page_sessions).await?;
-            let page_file = self.cookie_file("page.txt", &page_cookies)?;
-            let paging =
-                checks::paging(&self.http, page_cookies.first().context("the page person has no sessions")?).await?;
-            if paging.total != s.page_sessions || paging.per_page == 0 {
-                bail!(
-                    "GET /api/sessions: {} sessions {} a page, for a person with {}",
-                    paging.total,
-                    paging.per_page,
-                    s.page_sessions
-                );
-            }
-            let last_page = s.page_sessions.div_ceil(paging.per_page);
-            if paging.pages != last_page {
-                bail!(
-                    "GET /api/sessions: {} pages of {} for {} sessions",
-                    paging.pages,
-                    paging.per_page,
-                    s.page_sessions
-                );
-            }
-            let last_rows = s.page_sessions - (last_page - 1) * paging.per_page;
-            let first_rows = s.page_sessions.min(paging.per_page);
-            let last_path = format!("/sessions?page={last_page}");
-            let db = self.db()?;
-            for (path, rows) in [("/sessions", first_rows), (last_path.as_str(), last_rows)] {
-                let rows = usize::try_from(rows).context("a page size")?;
-                checks::exact(
-                    &self.http,
-                    db,
-                    path,
-                    &page_cookies,
-                    EXACT_PAGE_REQUESTS,
-                    PAGE_STATEMENTS,
-                    Expect::Rows(rows),
-                )
-                .await?;
-            }
-            bench.warm_up("/sessions", &page_file, s.connections).await?;
-            let page = bench
-                .run("/sessions", &page_file, s.connections, &format!("GET /sessions (page 1 of {last_page})"))
-                .await?;
-            bench.warm_up(&last_path, &page_file, s.connections).await?;
-            let last =
-                bench.run(&last_path, &page_file, s.connections, &format!("GET {last_path} (the last page)")).await?;
-            let rss_page_mib = self.app()?.peak_rss_mib()?;
-
-            let mut pools = Vec::new();
-            for &pool in &s.pools {
-                self.start_app(pool).await?;
-                let (lookup, pgbench) = found.as_ref().context("the lookup was not found")?;
-                let bench = self.measuring(&wrk, ticks_per_s, Some(lookup.queryid))?;
-                bench.warm_up("/", &cookie_file, s.connections).await?;
-                let run = bench.run("/", &cookie_file, s.connections, &format!("GET / (pool {pool})")).await?;
-                let rss_mib = self.app()?.peak_rss_mib()?;
-                let pgbench = pgbench.run(size, s.tokens, pool, s.duration_s).await?;
-                pools.push(PoolRun { pool, run, rss_mib, pgbench });
-            }
-            if !s.pools.is_empty() {
-                self.start_app(s.pool).await?;
-            }
-            base = Some(Base {
-                home,
-                low,
-                api,
-                rss_mib,
-                pgbench: pgbench_figures,
-                per_page: paging.per_page,
-                last_page,
-                page,
-                page_statements: PAGE_STATEMENTS,
-                last,
-                rss_page_mib,
-                pools,
-            });
-        }
-        let (lookup, _) = found.context("no size was measured")?;
-        let base = base.context("the base size was not measured")?;
+        let sizes = self.sizes(&wrk, ticks_per_s).await?;
+        let lookup = &sizes.found.lookup;
 
         // ---- the lookup's plan at the largest size, as the app runs it
-        let token = cookies.first().context("no cookies")?;
+        let token = &sizes.last_cookie;
         if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             bail!("a seeded cookie is not base64url: {token}");
         }
@@ -287,18 +155,13 @@ impl Bench {
             app.stop().await?;
         }
 
-        let stand_ins = lookup.stand_ins()?;
-        let stand_ins = format!(
-            "pgbench and this plan run the statement as pg_stat_statements recorded it, queryid {}{}",
-            lookup.queryid,
-            stand_ins
-                .iter()
-                .map(|(n, value)| format!(
-                    "; ${n}, a literal it normalised ({}), bound as {value}",
-                    lookup.parameter_types[n - 1]
-                ))
-                .collect::<String>()
-        );
+        let stand_ins: String = lookup
+            .stand_ins()?
+            .iter()
+            .map(|(n, value)| {
+                format!("; ${n}, a literal it normalised ({}), bound as {value}", lookup.parameter_types[n - 1])
+            })
+            .collect();
         let report = Report {
             settings: &s,
             machine: system::machine(),
@@ -306,9 +169,12 @@ impl Bench {
             load_before,
             exact_home: GUARDED_STATEMENTS,
             exact_api: GUARDED_STATEMENTS,
-            growth,
-            base,
-            stand_ins,
+            growth: sizes.growth,
+            base: sizes.base,
+            stand_ins: format!(
+                "pgbench and this plan run the statement as pg_stat_statements recorded it, queryid {}{stand_ins}",
+                lookup.queryid
+            ),
             activity_interval: LIFETIMES.activity_interval(),
             explain,
             sweep,
@@ -318,6 +184,169 @@ impl Bench {
         };
         print!("{}", report.render());
         Ok(())
+    }
+
+    /// Tools, services, a free port, the app's build (timed: the seconds are returned)
+    /// and the disk space the largest table needs.
+    async fn prepare(&mut self) -> Result<u64> {
+        setup::install_tools().await?;
+        setup::services(&self.root, &["up"]).await?;
+        if self.http.status("/").await.is_some() {
+            bail!("something already answers on {}; set BENCH_PORT to a free port", self.http.base());
+        }
+        let build = Instant::now();
+        let release = !self.settings.smoke;
+        log!("building the app ({} profile)", if release { "release" } else { "debug" });
+        self.binary = Some(setup::build_app(&self.root, release).await?);
+        let build_s = build.elapsed().as_secs();
+        check_disk(&self.settings)?;
+        Ok(build_s)
+    }
+
+    /// A fresh bench database, the app on it (which applies latchkey's migrations), and
+    /// the people.
+    async fn create_database(&mut self) -> Result<()> {
+        let s = &self.settings;
+        log!("creating database {}", s.database);
+        let mut db = Databases::connect(&s.database, s.sslmode.as_deref()).await?;
+        let created = db.create().await;
+        // Kept even when creating failed, so that the clean-up drops what was made.
+        self.db = Some(db);
+        created?;
+        seed::create_token_function(self.db()?.bench()?).await?;
+        self.start_app(self.settings.pool).await?;
+        let s = &self.settings;
+        let t = Instant::now();
+        seed::people(self.db()?.bench()?, s.users).await?;
+        seed::page_person(self.db()?.bench()?, s.page_sessions).await?;
+        log!(
+            "seeded {} people and the page person's {} sessions in {} s",
+            s.users,
+            s.page_sessions,
+            t.elapsed().as_secs()
+        );
+        Ok(())
+    }
+
+    /// The sessions table grown to each size in turn: GET / at every size, with the exact
+    /// checks and the lookup at the first and everything else at the base size.
+    async fn sizes(&mut self, wrk: &Wrk, ticks_per_s: f64) -> Result<Sizes> {
+        let s = self.settings.clone();
+        let mut growth = Vec::new();
+        let mut base = None;
+        let mut found: Option<Found> = None;
+        let mut last_cookie = None;
+        let mut seeded = 0;
+        for &size in &s.sizes {
+            let t = Instant::now();
+            seed::sessions(self.db()?.bench()?, seeded + 1, size, s.users, false).await?;
+            seeded = size;
+            self.db()?.settle().await?;
+            let seed_s = t.elapsed().as_secs();
+            log!("{size} sessions in the table (seeded and vacuumed in {seed_s} s)");
+            let cookies = seed::cookies_spread(self.db()?.bench()?, size, s.tokens).await?;
+            let cookie_file = self.cookie_file("cookies.txt", &cookies)?;
+            last_cookie = cookies.first().cloned();
+
+            self.measuring(wrk, ticks_per_s, None)?.warm_up("/", &cookie_file, s.connections).await?;
+            if found.is_none() {
+                found = Some(self.find_lookup(&cookies).await?);
+            }
+            let lookup = found.as_ref().context("the lookup was not found")?;
+            let bench = self.measuring(wrk, ticks_per_s, Some(lookup.lookup.queryid))?;
+            let home = bench.run("/", &cookie_file, s.connections, &format!("GET / ({size} sessions)")).await?;
+            growth.push(Growth { size, seed_s, run: home });
+            if size == s.base {
+                base = Some(self.base_figures(wrk, ticks_per_s, size, &cookie_file, home, lookup).await?);
+            }
+        }
+        Ok(Sizes {
+            growth,
+            base: base.context("the base size was not measured")?,
+            found: found.context("no size was measured")?,
+            last_cookie: last_cookie.context("no cookies")?,
+        })
+    }
+
+    /// The headline figures, at the base size: GET / at fewer connections, /api/session,
+    /// peak RSS, pgbench, the sessions pages and the other pool sizes.
+    async fn base_figures(
+        &mut self,
+        wrk: &Wrk,
+        ticks_per_s: f64,
+        size: u64,
+        cookie_file: &Path,
+        home: Measured,
+        found: &Found,
+    ) -> Result<Base> {
+        let s = self.settings.clone();
+        let bench = self.measuring(wrk, ticks_per_s, Some(found.lookup.queryid))?;
+        let low = match s.low_connections {
+            Some(connections) => {
+                let label = format!("GET / at {connections} connections");
+                Some((connections, bench.run("/", cookie_file, connections, &label).await?))
+            }
+            None => None,
+        };
+        bench.warm_up("/api/session", cookie_file, s.connections).await?;
+        let api = bench
+            .run("/api/session", cookie_file, s.connections, &format!("GET /api/session ({size} sessions)"))
+            .await?;
+        let rss_mib = self.app()?.peak_rss_mib()?;
+        let pgbench = found.pgbench.run(size, s.tokens, s.pool, s.duration_s).await?;
+        let pages = self.sessions_pages(&bench).await?;
+        let rss_page_mib = self.app()?.peak_rss_mib()?;
+
+        let mut pools = Vec::new();
+        for &pool in &s.pools {
+            self.start_app(pool).await?;
+            let bench = self.measuring(wrk, ticks_per_s, Some(found.lookup.queryid))?;
+            bench.warm_up("/", cookie_file, s.connections).await?;
+            let run = bench.run("/", cookie_file, s.connections, &format!("GET / (pool {pool})")).await?;
+            let rss_mib = self.app()?.peak_rss_mib()?;
+            let pgbench = found.pgbench.run(size, s.tokens, pool, s.duration_s).await?;
+            pools.push(PoolRun { pool, run, rss_mib, pgbench });
+        }
+        if !s.pools.is_empty() {
+            self.start_app(s.pool).await?;
+        }
+        Ok(Base { home, low, api, rss_mib, pgbench, pages, rss_page_mib, pools })
+    }
+
+    /// The sessions page of the person with many sessions, at the app's page size (from
+    /// /api/sessions): the first page (this device and the most recently active) and the
+    /// last (the deepest OFFSET).
+    async fn sessions_pages(&self, bench: &measure::Bench<'_>) -> Result<Pages> {
+        let s = &self.settings;
+        let cookies = seed::cookies_page_person(self.db()?.bench()?, s.page_sessions).await?;
+        let file = self.cookie_file("page.txt", &cookies)?;
+        let paging = checks::paging(&self.http, cookies.first().context("the page person has no sessions")?).await?;
+        if paging.total != s.page_sessions || paging.per_page == 0 {
+            bail!(
+                "GET /api/sessions: {} sessions {} a page, for a person with {}",
+                paging.total,
+                paging.per_page,
+                s.page_sessions
+            );
+        }
+        let last_page = s.page_sessions.div_ceil(paging.per_page);
+        if paging.pages != last_page {
+            bail!("GET /api/sessions: {} pages of {} for {} sessions", paging.pages, paging.per_page, s.page_sessions);
+        }
+        let last_path = format!("/sessions?page={last_page}");
+        let first_rows = s.page_sessions.min(paging.per_page);
+        let last_rows = s.page_sessions - (last_page - 1) * paging.per_page;
+        for (path, rows) in [("/sessions", first_rows), (last_path.as_str(), last_rows)] {
+            let rows = usize::try_from(rows).context("a page size")?;
+            let expect = Expect::Rows(rows);
+            checks::exact(&self.http, self.db()?, path, &cookies, EXACT_PAGE_REQUESTS, PAGE_STATEMENTS, expect).await?;
+        }
+        bench.warm_up("/sessions", &file, s.connections).await?;
+        let label = format!("GET /sessions (page 1 of {last_page})");
+        let first = bench.run("/sessions", &file, s.connections, &label).await?;
+        bench.warm_up(&last_path, &file, s.connections).await?;
+        let last = bench.run(&last_path, &file, s.connections, &format!("GET {last_path} (the last page)")).await?;
+        Ok(Pages { per_page: paging.per_page, last_page, statements: PAGE_STATEMENTS, first, last })
     }
 
     fn measuring<'a>(&'a self, wrk: &'a Wrk, ticks_per_s: f64, lookup: Option<i64>) -> Result<measure::Bench<'a>> {
@@ -336,7 +365,7 @@ impl Bench {
     /// by exactly one statement on / and on /api/session, and that statement, as
     /// pg_stat_statements recorded it, is the lookup pgbench runs. Returns it with its
     /// pgbench.
-    async fn find_lookup(&self, cookies: &[String]) -> Result<(Lookup, Pgbench)> {
+    async fn find_lookup(&self, cookies: &[String]) -> Result<Found> {
         let db = self.db()?;
         let n = EXACT_REQUESTS.min(cookies.len());
         let home = checks::exact(&self.http, db, "/", cookies, n, GUARDED_STATEMENTS, Expect::Page).await?;
@@ -357,7 +386,7 @@ impl Bench {
             "the lookup: statement {queryid} of pg_stat_statements, parameters ({})",
             lookup.parameter_types.join(", ")
         );
-        Ok((lookup, pgbench))
+        Ok(Found { lookup, pgbench })
     }
 
     /// Expired sessions interleaved with as many live ones, one sweep with the library's
