@@ -83,6 +83,11 @@ pub struct Config {
     /// How long a started sign-in may take before its flow cookie is refused.
     #[serde(default = "default_login_timeout", deserialize_with = "human_duration")]
     pub login_timeout: Duration,
+    /// How recent the person's authentication must be for sensitive actions (revoking
+    /// the other sessions, signing out everywhere, the admin console's revocations):
+    /// older, and the provider asks for the password again first.
+    #[serde(default = "default_recent_auth_max_age", deserialize_with = "human_duration")]
+    pub recent_auth_max_age: Duration,
     /// Session lifetimes and the sweeper.
     #[serde(default)]
     pub session: SessionConfig,
@@ -193,6 +198,34 @@ pub struct ProviderConfig {
     /// client secret a signing key). Default: RS, PS and ES of every size, and EdDSA.
     #[serde(default = "default_id_token_algorithms")]
     pub id_token_algorithms: Vec<String>,
+    /// Where the ID token (or userinfo) lists the person's realm roles: a dotted path, or
+    /// a JSON pointer when it starts with `/` (for claim names with dots in them).
+    #[serde(default = "default_realm_roles_claim")]
+    pub realm_roles_claim: String,
+    /// Where it lists the roles of this client; `{client_id}` stands for the client id.
+    #[serde(default = "default_client_roles_claim")]
+    pub client_roles_claim: String,
+    /// Where it lists the person's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// How long before its expiry an access token counts as expired, so that one handed
+    /// to a route still works when the upstream API receives it. Default 60 s.
+    #[serde(default = "default_refresh_skew", deserialize_with = "human_duration")]
+    pub refresh_skew: Duration,
+    /// Binds each session to the provider's: even routes that need no token have the
+    /// session confirmed with a refresh at most this often, so that a logout at the
+    /// provider ends it when back-channel logout cannot reach the app. Default: off.
+    #[serde(default, deserialize_with = "optional_human_duration")]
+    pub check_session_every: Option<Duration>,
+    /// The provider is Keycloak and this client's service account may end user sessions
+    /// (`realm-management` `manage-users`): a revoked session's Keycloak session is ended
+    /// too, through the Admin REST API. Default: off.
+    #[serde(default)]
+    pub keycloak_admin_api: bool,
+    /// Authentication context classes to ask for (`acr_values`); when set, a sign-in's
+    /// ID token must carry one of them as `acr`.
+    #[serde(default)]
+    pub acr_values: Vec<String>,
 }
 
 /// `auth.encryption`: the keys that seal the provider's tokens at rest.
@@ -302,6 +335,9 @@ impl Config {
                 "is false but auth.base_url is https://: session cookies would also travel over plain http",
             ));
         }
+        if self.recent_auth_max_age > Duration::from_secs(24 * 60 * 60) {
+            return Err(invalid("auth.recent_auth_max_age", "must be at most 24h"));
+        }
         if self.login_timeout.is_zero() {
             return Err(invalid("auth.login_timeout", "must be longer than zero"));
         }
@@ -410,6 +446,15 @@ impl ProviderConfig {
         if self.client_id.trim().is_empty() {
             return Err(invalid(key("client_id"), "is empty"));
         }
+        if self.check_session_every.is_some_and(|every| every < Duration::from_secs(10)) {
+            return Err(invalid(
+                key("check_session_every"),
+                "must be at least 10s (each check is a refresh at the provider)",
+            ));
+        }
+        if self.refresh_skew > Duration::from_secs(24 * 60 * 60) {
+            return Err(invalid(key("refresh_skew"), "must be at most 24h"));
+        }
         if !self.scopes.iter().any(|scope| scope == "openid") {
             return Err(invalid(key("scopes"), "must include \"openid\""));
         }
@@ -456,6 +501,10 @@ fn short_duration(duration: Duration) -> String {
     }
 }
 
+fn default_recent_auth_max_age() -> Duration {
+    Duration::from_secs(10 * 60)
+}
+
 fn default_login_timeout() -> Duration {
     Duration::from_secs(10 * 60)
 }
@@ -473,6 +522,22 @@ fn default_id_token_algorithms() -> Vec<String> {
     ASYMMETRIC_ALGORITHMS.map(String::from).to_vec()
 }
 
+fn default_realm_roles_claim() -> String {
+    "realm_access.roles".into()
+}
+
+fn default_client_roles_claim() -> String {
+    "resource_access.{client_id}.roles".into()
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+fn default_refresh_skew() -> Duration {
+    Duration::from_secs(60)
+}
+
 fn default_scopes() -> Vec<String> {
     ["openid", "profile", "email"].map(String::from).to_vec()
 }
@@ -481,6 +546,11 @@ fn default_scopes() -> Vec<String> {
 fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// As [`human_duration`], for a setting that may be left out.
+fn optional_human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    human_duration(deserializer).map(Some)
 }
 
 /// The duration grammar of the configuration.

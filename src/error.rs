@@ -77,6 +77,13 @@ pub enum Error {
     /// The person may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// This needs a more recent authentication: the person signs in again at
+    /// `login_url` (which asks the provider for the password) and comes back.
+    #[error("a more recent sign-in is needed")]
+    ReauthenticationRequired {
+        /// Where to sign in again; it returns to where the action can be confirmed.
+        login_url: String,
+    },
     /// Nothing here (or not the person's to see).
     #[error("not found")]
     NotFound,
@@ -129,7 +136,7 @@ impl Error {
             | BadRequest(_) => Status::BadRequest,
             AccountNotLinked => Status::Conflict,
             Unauthenticated => Status::Unauthorized,
-            Csrf(_) | SignInRefused(_) | Forbidden => Status::Forbidden,
+            Csrf(_) | SignInRefused(_) | Forbidden | ReauthenticationRequired { .. } => Status::Forbidden,
             UnknownProvider | NotFound => Status::NotFound,
             Internal { .. } => Status::InternalServerError,
         }
@@ -154,6 +161,7 @@ impl Error {
             Unauthenticated => "unauthenticated",
             Csrf(_) => "csrf",
             Forbidden => "forbidden",
+            ReauthenticationRequired { .. } => "reauthentication_required",
             NotFound => "not_found",
             Unavailable => "unavailable",
             BadRequest(_) => "bad_request",
@@ -180,6 +188,7 @@ impl Error {
             Unauthenticated => "Please sign in",
             Csrf(_) => "Request refused",
             Forbidden => "Not allowed",
+            ReauthenticationRequired { .. } => "Confirm it is you",
             NotFound => "Not found",
             Unavailable => "Unavailable right now",
             BadRequest(_) => "Bad request",
@@ -210,6 +219,7 @@ impl Error {
             Unauthenticated => "You need to sign in first.".into(),
             Csrf(_) => "This request did not come from a page of this site, so nothing was changed.".into(),
             Forbidden => "You are signed in, but this is not open to you.".into(),
+            ReauthenticationRequired { .. } => "This needs a recent sign-in: enter your password again, then confirm.".into(),
             NotFound => "There is nothing here.".into(),
             Unavailable => "This is unavailable right now. Please try again in a moment.".into(),
             BadRequest(text) => format!("The request was not understood: {text}"),

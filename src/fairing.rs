@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::chain;
 use crate::fairings::sweeper;
 use crate::hooks::{Hooks, NoHooks};
-use crate::oidc::Providers;
+use crate::oidc::{provider_logout, Providers};
 use crate::paths::Paths;
 use crate::routes;
 use crate::session::cookie::CookiePolicy;
@@ -67,6 +67,7 @@ pub struct Latchkey {
     sessions_page: bool,
     api: bool,
     health_checks: bool,
+    admin_role: Option<String>,
 }
 
 /// Where latchkey's pool comes from.
@@ -92,6 +93,7 @@ impl Latchkey {
             sessions_page: true,
             api: true,
             health_checks: true,
+            admin_role: None,
         }
     }
 
@@ -134,6 +136,14 @@ impl Latchkey {
         self
     }
 
+    /// Mounts the admin console (pages under `admin`, JSON under `api/admin`) for holders of
+    /// the realm role `role` (default: not mounted): everyone's users and sessions, and
+    /// revoking them.
+    pub fn admin_console(mut self, role: impl Into<String>) -> Latchkey {
+        self.admin_role = Some(role.into());
+        self
+    }
+
     /// Whether to mount the JSON API (default: yes).
     pub fn api(mut self, mount: bool) -> Latchkey {
         self.api = mount;
@@ -167,7 +177,7 @@ impl Latchkey {
 
     async fn build_shared(&self, rocket: &Rocket<Build>) -> Result<Shared, String> {
         let config = Config::from_figment(rocket.figment()).map_err(|e| format!("configuration refused: {e}"))?;
-        let paths = Paths::new(&self.base_path, self.mounts_sessions_page())
+        let paths = Paths::new(&self.base_path, self.mounts_sessions_page(), self.admin_role.is_some())
             .map_err(|e| format!("configuration refused: {e}"))?;
         let keyring = config.keyring().cloned().unwrap_or_else(|| {
             tracing::warn!("auth.encryption is not configured: tokens at rest use a key that dies with this process");
@@ -198,6 +208,7 @@ impl Latchkey {
             store: Store::new(pool, &config.schema, &config.session),
             cookies: CookiePolicy::new(&config, &paths),
             hooks: Arc::clone(&self.hooks),
+            admin_role: self.admin_role.clone(),
             #[cfg(feature = "pages")]
             site_name: self.site_name.clone(),
             #[cfg(feature = "pages")]
@@ -218,6 +229,9 @@ impl Latchkey {
         }
         if self.api {
             rocket = rocket.mount(at.as_str(), routes::api::routes());
+        }
+        if self.admin_role.is_some() {
+            rocket = rocket.mount(at.as_str(), routes::admin::routes());
         }
         if self.health_checks {
             rocket = rocket.mount(at.as_str(), routes::health::routes());
@@ -275,6 +289,9 @@ impl Fairing for Latchkey {
         let Some(shared) = Shared::of(rocket) else { return };
         for provider in shared.providers.iter() {
             tokio::spawn(Arc::clone(provider).keep_discovered(rocket.shutdown()));
+        }
+        if let Some(queue) = shared.store.take_revoked_queue() {
+            provider_logout::spawn(shared.providers.iter().cloned().collect(), queue, rocket.shutdown());
         }
         let session = &shared.config.session;
         if let Some(cache) = shared.store.cache() {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::guards::AuthenticatedUser;
+use crate::roles::Roles;
 
 /// An app's hooks into latchkey, given to [`Latchkey::hooks`](crate::Latchkey::hooks).
 /// Every method has a default that does nothing special; implement the ones you need.
@@ -134,11 +135,27 @@ impl Claims {
         self.get(name).and_then(Value::as_str)
     }
 
-    /// A claim inside objects, by a dotted path: `realm_access.roles`.
+    /// A claim inside objects, by a dotted path (`realm_access.roles`), or by a JSON
+    /// pointer when the path starts with `/` (`/https:~1~1example.com~1roles`, for claim
+    /// names with dots in them).
     pub fn path(&self, path: &str) -> Option<&Value> {
+        if let Some(pointer) = path.strip_prefix('/') {
+            let (first, rest) = pointer.split_once('/').unwrap_or((pointer, ""));
+            let first = self.0.get(&first.replace("~1", "/").replace("~0", "~"))?;
+            return if rest.is_empty() { Some(first) } else { first.pointer(&format!("/{rest}")) };
+        }
         let mut parts = path.split('.');
         let first = self.0.get(parts.next()?)?;
         parts.try_fold(first, |value, part| value.get(part))
+    }
+
+    /// The strings at `path` (a list of them, or one).
+    pub fn strings(&self, path: &str) -> Vec<String> {
+        match self.path(path) {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::String(one)) => vec![one.clone()],
+            _ => Vec::new(),
+        }
     }
 
     /// All of them.
@@ -162,6 +179,9 @@ pub struct Profile {
     /// The app's own fields: read with the session on every request (keep it small),
     /// on [`AuthenticatedUser::extra`].
     pub extra: Map<String, Value>,
+    /// The person's roles and groups as the provider's claims say (kept with the new
+    /// session, not the user: they are what this sign-in proved).
+    pub roles: Roles,
 }
 
 /// A sign-in refused by a hook, with the message the person is shown.
@@ -217,12 +237,42 @@ pub enum Event {
         /// Which.
         revoked: Revoked,
     },
+    /// An admin revoked sessions of a user (through the admin console).
+    AdminRevoked {
+        /// The admin.
+        admin_id: Uuid,
+        /// Whose sessions.
+        user_id: Uuid,
+        /// Which.
+        revoked: Revoked,
+    },
     /// The provider ended sessions through back-channel logout.
     BackchannelLogout {
         /// The provider's name.
         provider: String,
         /// How many sessions ended.
         sessions: u64,
+    },
+    /// A session's tokens were refreshed at its provider (an access token was about to
+    /// expire, or the session was due to be confirmed).
+    TokensRefreshed {
+        /// The user.
+        user_id: Uuid,
+        /// The session.
+        session_id: Uuid,
+        /// The provider's name.
+        provider: String,
+    },
+    /// The provider refused to refresh a session's tokens (its own session ended, the
+    /// person was disabled, or the token revoked), or the app's `profile` hook refused
+    /// the refreshed claims: the session ended.
+    RefreshRefused {
+        /// The user.
+        user_id: Uuid,
+        /// The session that ended.
+        session_id: Uuid,
+        /// The provider's name.
+        provider: String,
     },
 }
 
@@ -262,5 +312,20 @@ mod tests {
         assert_eq!(claims.path("realm_access.roles"), Some(&json!(["admin"])));
         assert_eq!(claims.path("realm_access.missing"), None);
         assert_eq!(claims.path("sub.deeper"), None);
+    }
+
+    #[test]
+    fn a_json_pointer_reaches_claim_names_with_dots_and_strings_come_as_a_list() {
+        let Value::Object(map) = json!({
+            "https://example.com/roles": ["editor", 7, "viewer"],
+            "realm_access": { "roles": "admin" },
+        }) else {
+            panic!("an object")
+        };
+        let claims = Claims::new(map);
+        assert_eq!(claims.strings("/https:~1~1example.com~1roles"), ["editor", "viewer"]);
+        assert_eq!(claims.strings("/realm_access/roles"), ["admin"]);
+        assert_eq!(claims.strings("realm_access.roles"), ["admin"]);
+        assert!(claims.strings("nothing.here").is_empty());
     }
 }

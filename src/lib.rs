@@ -59,12 +59,14 @@ mod oidc;
 mod pages;
 mod paths;
 mod respond;
+mod roles;
 mod routes;
 mod session;
 mod shared;
 mod store;
 #[cfg(feature = "pages")]
 mod timefmt;
+mod tokens;
 
 pub use config::{figment, Config};
 pub use crypto::{KeyError, Keyring, OpenError, SealError};
@@ -73,14 +75,19 @@ pub use error::Error;
 pub use fairing::Latchkey;
 pub use fairings::request_log::RequestLog;
 pub use fairings::security_headers::SecurityHeaders;
-pub use guards::{AuthenticatedUser, ClientInfo, CsrfCheck, OptionalUser, Session};
+pub use guards::{
+    AuthenticatedUser, ClientInfo, ClientRole, CsrfCheck, InGroup, OptionalUser, RealmRole, RecentAuth, RoleName,
+    Session,
+};
 #[cfg(feature = "pages")]
 pub use guards::{Layout, Viewer};
 pub use hooks::{Claims, Event, Hooks, Profile, Refusal, Revoked, SignIn};
 #[cfg(feature = "pages")]
 pub use pages::register_templates;
+pub use roles::Roles;
 pub use routes::catchers::catchers;
 pub use store::{sweep_once, SweepReport};
+pub use tokens::{access_token, AccessToken};
 
 /// Re-exported for implementing [`Hooks`]: `#[latchkey::async_trait]`.
 pub use rocket::async_trait;

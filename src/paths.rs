@@ -13,6 +13,8 @@ pub(crate) struct Paths {
     pub signed_out: String,
     /// The sessions page, when it is mounted.
     pub sessions: Option<String>,
+    /// The admin console, when it is mounted.
+    pub admin: Option<String>,
     pub stylesheet: String,
     #[serde(skip)]
     pub base: String,
@@ -34,7 +36,7 @@ pub(crate) struct BasePathError(pub String);
 
 impl Paths {
     /// The paths under `base` ("/", "" and "/account/" are accepted as "" and "/account").
-    pub fn new(base: &str, sessions_page: bool) -> Result<Paths, BasePathError> {
+    pub fn new(base: &str, sessions_page: bool, admin_console: bool) -> Result<Paths, BasePathError> {
         let trimmed = base.trim_end_matches('/');
         let valid = trimmed.is_empty()
             || (trimmed.starts_with('/')
@@ -54,6 +56,7 @@ impl Paths {
             logout: at("/auth/logout"),
             signed_out: at("/signed-out"),
             sessions: sessions_page.then(|| at("/sessions")),
+            admin: admin_console.then(|| at("/admin")),
             stylesheet: at("/latchkey.css"),
             callback: at("/auth/callback"),
             backchannel: at("/auth/backchannel-logout"),
@@ -91,11 +94,12 @@ mod tests {
 
     #[test]
     fn every_path_sits_under_the_base() {
-        let paths = Paths::new("/account/", true).unwrap_or_else(|e| panic!("{e}"));
+        let paths = Paths::new("/account/", true, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(paths.login, "/account/auth/login");
         assert_eq!(paths.callback, "/account/auth/callback");
         assert_eq!(paths.auth_cookies, "/account/auth");
         assert_eq!(paths.sessions.as_deref(), Some("/account/sessions"));
+        assert_eq!(paths.admin.as_deref(), Some("/account/admin"));
         assert_eq!(paths.mount_point(), "/account");
         assert!(paths.is_api("/account/api/sessions") && paths.is_api("/account/auth/backchannel-logout"));
         assert!(!paths.is_api("/account/sessions"));
@@ -105,7 +109,7 @@ mod tests {
     #[test]
     fn the_root_is_the_empty_base() {
         for root in ["", "/"] {
-            let paths = Paths::new(root, false).unwrap_or_else(|e| panic!("{e}"));
+            let paths = Paths::new(root, false, false).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(paths.login, "/auth/login");
             assert_eq!(paths.mount_point(), "/");
             assert_eq!(paths.sessions, None);
@@ -115,7 +119,7 @@ mod tests {
     #[test]
     fn odd_base_paths_are_refused() {
         for bad in ["account", "/a//b", "/a/../b", "/a b", "/a?x", "/%2e", "//x"] {
-            assert!(Paths::new(bad, true).is_err(), "{bad:?}");
+            assert!(Paths::new(bad, true, true).is_err(), "{bad:?}");
         }
     }
 }

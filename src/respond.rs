@@ -32,11 +32,18 @@ impl Error {
             SignInRefused(_) | Csrf(_) | Forbidden | NotFound | BadRequest(_) | InvalidLogoutToken(_) => {
                 ("Go home", Some(home))
             }
+            // Browsers are redirected to sign in again before a page is drawn.
+            ReauthenticationRequired { .. } => ("Sign in again", Some(login)),
         }
     }
 
     pub(crate) fn json_body(&self) -> Json<serde_json::Value> {
-        Json(json!({ "error": self.code(), "message": self.message() }))
+        match self {
+            Error::ReauthenticationRequired { login_url } => {
+                Json(json!({ "error": self.code(), "message": self.message(), "login_url": login_url }))
+            }
+            _ => Json(json!({ "error": self.code(), "message": self.message() })),
+        }
     }
 
     /// One line for the log: the code, and the whole chain of causes.
@@ -64,6 +71,11 @@ impl<'r> Responder<'r, 'static> for Error {
         self.log();
         let shared = Shared::of(request.rocket());
         let json = wants_json(request);
+        // A browser is sent to sign in again straight away (a form's POST too: the
+        // action is confirmed on the page it returns to, never replayed).
+        if let (Error::ReauthenticationRequired { login_url }, false) = (&self, json) {
+            return Redirect::to(login_url.clone()).respond_to(request);
+        }
         if let (Error::Unauthenticated, false, Some(shared)) = (&self, json, shared) {
             if matches!(request.method(), Method::Get | Method::Head) {
                 let back = request.uri().to_string();

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub cookies: CookiePolicy,
     pub hooks: Arc<dyn Hooks>,
+    /// The realm role the admin console requires, when it is mounted.
+    pub admin_role: Option<String>,
     #[cfg(feature = "pages")]
     pub site_name: String,
     #[cfg(feature = "pages")]

@@ -189,3 +189,30 @@ async fn strangers_against_a_frozen_keycloak_do_not_starve_signed_in_people_of_c
     assert!(alice_saw.iter().all(|status| *status == Status::Ok), "{alice_saw:?}");
     assert!(strangers.iter().all(|status| status.code == 400 || status.code == 503), "{strangers:?}");
 }
+
+#[tokio::test]
+async fn keycloak_unreachable_during_a_refresh_is_503_and_the_session_is_kept() {
+    let _keycloak = KEYCLOAK.lock().await;
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let mut connection = db.connect().await;
+    sqlx::query("UPDATE sessions SET access_expires_at = now()").execute(&mut connection).await.expect("expire");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut frozen = FrozenKeycloak::freeze();
+
+    let account = alice.get("/account").await;
+    let home = alice.get("/").await;
+    frozen.thaw();
+
+    assert_eq!(account.status, Status::ServiceUnavailable, "{}", account.body);
+    assert!(account.body.contains("idp_unavailable"), "{}", account.body);
+    assert_eq!(home.status, Status::Ok, "the session is kept");
+    // Back again, the refresh goes through.
+    let back = eventually(Duration::from_secs(20), || async {
+        Browser::with_cookies(&app, &alice).get("/account").await.status == Status::Ok
+    })
+    .await;
+    assert!(back, "the account page stayed unavailable after Keycloak came back");
+}

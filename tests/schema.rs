@@ -220,10 +220,11 @@ async fn latchkeys_tables_and_migration_history_stay_out_of_public() {
     .fetch_all(&mut connection)
     .await
     .expect("list tables");
-    let expected: Vec<(String, String)> = ["_sqlx_migrations", "accounts", "logout_token_jtis", "sessions", "users"]
-        .iter()
-        .map(|table| ("latchkey".to_string(), table.to_string()))
-        .collect();
+    let expected: Vec<(String, String)> =
+        ["_sqlx_migrations", "accounts", "logout_token_jtis", "revoked_idp_sessions", "sessions", "users"]
+            .iter()
+            .map(|table| ("latchkey".to_string(), table.to_string()))
+            .collect();
     assert_eq!(tables, expected);
 }
 

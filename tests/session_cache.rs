@@ -183,3 +183,47 @@ async fn a_listener_cut_off_silently_stops_being_trusted_within_a_second() {
 
     always_refused(&app, &alice, Duration::from_secs(1)).await;
 }
+
+/// Calls and rows of the activity stamp's statement in this database so far.
+async fn stamps(db: &TestDb) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT coalesce(sum(calls), 0)::bigint, coalesce(sum(rows), 0)::bigint FROM pg_stat_statements
+          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND query LIKE '%last_seen_at = now()%'",
+    )
+    .fetch_one(&mut db.connect().await)
+    .await
+    .expect("pg_stat_statements")
+}
+
+#[tokio::test]
+async fn with_the_cache_the_activity_stamp_keeps_moving_and_is_written_once_per_interval() {
+    let db = TestDb::create().await;
+    let app = app(cached(&db).merge(Serialized::global("auth.session.activity_interval", "1s"))).await;
+    in_step().await;
+    let mut alice = Browser::new(&app, "test");
+    alice.sign_in("alice", "alice", "/").await;
+    let last_seen = || async {
+        let seen: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT last_seen_at FROM sessions")
+            .fetch_one(&mut db.connect().await)
+            .await
+            .expect("last_seen_at");
+        seen
+    };
+
+    let mut seen = vec![last_seen().await];
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        for _ in 0..5 {
+            assert_eq!(alice.get("/api/session").await.status, Status::Ok);
+            // Let the stamp's notice reach the cache, as requests spread over time would.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        seen.push(last_seen().await);
+    }
+    let (calls, rows) = stamps(&db).await;
+
+    assert!(seen.windows(2).all(|pair| pair[1] > pair[0]), "the stamp stopped moving: {seen:?}");
+    assert_eq!(rows, 3, "one stamp per interval");
+    assert!(calls <= 4, "stamp writes that wrote nothing were retried: {calls} calls for {rows} rows");
+}

@@ -17,7 +17,8 @@ const LOCK_KEY: i64 = 0x6c61_7463_686b_6579;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Seeds one user with `expired` dead sessions (half past the sliding expiry, half past
-/// the absolute one), `live` live ones, and remembered logout tokens of both kinds.
+/// the absolute one), `live` live ones, and remembered logout tokens and revoked provider
+/// sessions of both kinds.
 async fn seed(connection: &mut PgConnection, expired: i64, live: i64) {
     let user: uuid::Uuid =
         sqlx::query_scalar("INSERT INTO users (email) VALUES (gen_random_uuid() || '@example.com') RETURNING id")
@@ -56,13 +57,23 @@ async fn seed(connection: &mut PgConnection, expired: i64, live: i64) {
     .execute(&mut *connection)
     .await
     .expect("logout tokens");
+    sqlx::query(
+        "INSERT INTO revoked_idp_sessions (provider, idp_sid, expires_at)
+         SELECT 'keycloak', gen_random_uuid()::text,
+                CASE WHEN n <= 6 THEN now() - interval '1 minute' ELSE now() + interval '1 hour' END
+           FROM generate_series(1, 9) AS n",
+    )
+    .execute(&mut *connection)
+    .await
+    .expect("revoked provider sessions");
 }
 
-async fn remaining(connection: &mut PgConnection) -> (i64, i64, i64) {
+async fn remaining(connection: &mut PgConnection) -> (i64, i64, i64, i64) {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM sessions WHERE expires_at <= now()),
                 (SELECT count(*) FROM sessions WHERE expires_at > now()),
-                (SELECT count(*) FROM logout_token_jtis)",
+                (SELECT count(*) FROM logout_token_jtis),
+                (SELECT count(*) FROM revoked_idp_sessions)",
     )
     .fetch_one(&mut *connection)
     .await
@@ -84,10 +95,11 @@ async fn a_sweep_removes_exactly_the_expired_rows_in_bounded_batches() {
 
     let report = sweep_once(&pool, &Schema::default(), 1_000).await.expect("sweep").expect("lock was free");
 
-    // 1000 + 1000 + 500 sessions, then one short batch of logout tokens.
-    let counts = (report.sessions, report.logout_token_jtis, report.batches);
-    assert_eq!(counts, (2_500, 5, 4));
-    assert_eq!(remaining(&mut connection).await, (0, 40, 3));
+    // 1000 + 1000 + 500 sessions, then one short batch each of logout tokens and of
+    // revoked provider sessions.
+    let counts = (report.sessions, report.logout_token_jtis, report.idp_revocations, report.batches);
+    assert_eq!(counts, (2_500, 5, 6, 5));
+    assert_eq!(remaining(&mut connection).await, (0, 40, 3, 3));
 }
 
 #[tokio::test]
@@ -102,7 +114,8 @@ async fn the_app_sweeps_on_its_interval() {
     seed(&mut connection, 350, 7).await;
 
     let swept =
-        eventually(Duration::from_secs(10), || async { remaining(&mut db.connect().await).await == (0, 7, 3) }).await;
+        eventually(Duration::from_secs(10), || async { remaining(&mut db.connect().await).await == (0, 7, 3, 3) })
+            .await;
 
     assert!(swept, "left: {:?}", remaining(&mut connection).await);
 }

@@ -31,6 +31,7 @@ async fn run(pool: &PgPool, schema: &Schema, batch_size: u32) {
         Ok(Some(report)) => tracing::info!(
             sessions = report.sessions,
             logout_token_jtis = report.logout_token_jtis,
+            idp_revocations = report.idp_revocations,
             batches = report.batches,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "sweep removed expired rows"

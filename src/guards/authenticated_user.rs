@@ -14,10 +14,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{chain, Error};
+use crate::roles::Roles;
 use crate::session::SessionToken;
 use crate::shared::Shared;
-use crate::store::CurrentSession;
+use crate::store::{CurrentSession, TokenState};
+use crate::tokens::confirm_if_due;
 
 /// The signed-in person and their current session: a request guard.
 ///
@@ -46,6 +48,8 @@ pub struct AuthenticatedUser {
     pub image: Option<String>,
     /// What the app's [`Hooks::profile`](crate::Hooks::profile) kept of the person.
     pub extra: Map<String, Value>,
+    /// The roles and groups this session's sign-in proved (see [`RealmRole`](crate::RealmRole)).
+    pub roles: Roles,
     /// This session.
     pub session: Session,
     csrf_token: String,
@@ -65,6 +69,11 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     /// When it ends however much it is used.
     pub absolute_expires_at: DateTime<Utc>,
+    /// When the person last authenticated at the provider for it (the ID token's
+    /// `auth_time`), if the provider said.
+    pub auth_time: Option<DateTime<Utc>>,
+    /// The provider's tokens, as far as the lookup read them.
+    pub(crate) tokens: TokenState,
 }
 
 impl AuthenticatedUser {
@@ -75,12 +84,15 @@ impl AuthenticatedUser {
             email: session.email,
             image: session.image,
             extra: session.extra,
+            roles: session.roles,
             session: Session {
                 id: session.session_id,
                 provider: session.provider,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
                 absolute_expires_at: session.absolute_expires_at,
+                auth_time: session.auth_time,
+                tokens: session.tokens,
             },
             csrf_token,
         }
@@ -161,6 +173,23 @@ pub(crate) fn already_resolved<'r>(request: &'r Request<'_>) -> Option<&'r Authe
     }
 }
 
+/// The signed-in person and latchkey's state, for guards that build on
+/// [`AuthenticatedUser`]; otherwise the outcome to answer with (a forward with 401 when
+/// nobody is signed in).
+pub(crate) async fn signed_in_and_state<'r, T>(
+    request: &'r Request<'_>,
+) -> Result<(&'r AuthenticatedUser, &'r Shared), Outcome<T, Error>> {
+    let user = match resolved(request).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(Outcome::Forward(Status::Unauthorized)),
+        Err(error) => return Err(failed(request, error)),
+    };
+    match Shared::of(request.rocket()) {
+        Some(shared) => Ok((user, shared)),
+        None => Err(failed(request, &Error::internal("the latchkey fairing is not attached"))),
+    }
+}
+
 /// Keeps `error` for the catcher and hands it to Rocket.
 pub(crate) fn failed<T>(request: &Request<'_>, error: &Error) -> Outcome<T, Error> {
     request.local_cache(|| GuardFailure(Some(error.clone())));
@@ -173,7 +202,7 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Err
     // The last live one wins, as the last cookie of a name does in Rocket's jar; a stale or
     // junk cookie beside it must not sign the person out.
     for token in shared.cookies.candidates(request).iter().rev() {
-        if let Some(session) = shared.store.authenticate(token).await? {
+        if let Some(session) = confirmed(request, shared, token).await? {
             if session.extended {
                 let left = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
                 shared.cookies.set_session(jar, token, left);
@@ -187,6 +216,29 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Err
         shared.cookies.clear_stale_session(jar);
     }
     Ok(None)
+}
+
+/// The live session of `token`, confirmed with its provider first when the provider
+/// binds sessions and a confirmation is due (then read again: the refresh may have
+/// changed its roles). `None` also when the provider has ended it.
+async fn confirmed(
+    request: &Request<'_>,
+    shared: &Shared,
+    token: &SessionToken,
+) -> Result<Option<CurrentSession>, Error> {
+    let Some(session) = shared.store.authenticate(token).await? else { return Ok(None) };
+    let (id, provider) = (session.session_id, session.provider.as_str());
+    match confirm_if_due(shared, request.rocket(), id, provider, &session.tokens).await {
+        Ok(false) => Ok(Some(session)),
+        Ok(true) => Ok(shared.store.authenticate(token).await?),
+        Err(Error::Unauthenticated) => Ok(None),
+        // The provider does not answer: the session stands, and is confirmed once it does.
+        Err(error @ Error::IdpUnavailable { .. }) => {
+            tracing::warn!(session_id = %id, "the session could not be confirmed with its provider: {}", chain(&error));
+            Ok(Some(session))
+        }
+        Err(error) => Err(error),
+    }
 }
 
 #[rocket::async_trait]

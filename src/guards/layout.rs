@@ -40,6 +40,8 @@ pub struct Viewer<'r> {
     email: Option<&'r str>,
     image: Option<&'r str>,
     csrf_token: &'r str,
+    /// Whether the admin console is open to them.
+    admin: bool,
 }
 
 impl<'r> Layout<'r> {
@@ -52,6 +54,7 @@ impl<'r> Layout<'r> {
                 email: user.email.as_deref(),
                 image: user.image.as_deref(),
                 csrf_token: user.csrf_token(),
+                admin: shared.admin_role.as_deref().is_some_and(|role| user.roles.has_realm_role(role)),
             }),
         }
     }

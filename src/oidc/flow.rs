@@ -9,19 +9,21 @@ use chrono::{DateTime, Utc};
 use openidconnect::core::CoreAuthenticationFlow;
 use openidconnect::core::{CoreAuthPrompt, CoreGenderClaim};
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier, TokenResponse as _,
-    UserInfoClaims, UserInfoError,
+    AuthenticationContextClass, AuthorizationCode, ClaimsVerificationError, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, Scope, SignatureVerificationError, SubjectIdentifier,
+    TokenResponse as _, UserInfoClaims, UserInfoError,
 };
 use rocket::http::CookieJar;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::ProviderConfig;
 use crate::error::{cause, chain, printable, Cause, Error};
 use crate::hooks::{Claims, Profile};
 use crate::oidc::claims::{client, IdToken, OidcClient, OtherClaims, TokenResponse, CLOCK_SKEW};
 use crate::oidc::provider::{Metadata, Provider};
 use crate::oidc::OidcContext;
+use crate::roles::Roles;
 
 const FLOW_COOKIE_PREFIX: &str = "latchkey_flow_";
 
@@ -34,6 +36,21 @@ struct PendingSignIn {
     pkce_verifier: String,
     return_to: String,
     started_at: DateTime<Utc>,
+    /// The provider was asked for the password, not single sign-on.
+    #[serde(default)]
+    forced_login: bool,
+    /// The most seconds since the person's authentication that this sign-in accepts.
+    #[serde(default)]
+    max_age: Option<u64>,
+}
+
+/// How hard a sign-in asks the provider to check the person.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Insist {
+    /// `prompt=login`: the password (or whatever the provider asks), not single sign-on.
+    pub login: bool,
+    /// `max_age`: an authentication at most this old.
+    pub max_age: Option<std::time::Duration>,
 }
 
 /// Starts a sign-in: the IdP's authorization URL, with the flow cookie set.
@@ -42,7 +59,7 @@ pub(crate) fn start(
     metadata: &Metadata,
     ctx: &OidcContext<'_>,
     return_to: String,
-    force_login: bool,
+    insist: Insist,
     jar: &CookieJar<'_>,
 ) -> Result<String, Error> {
     let client = client(provider, metadata, ctx)?;
@@ -53,8 +70,14 @@ pub(crate) fn start(
     for scope in provider.config.scopes.iter().filter(|scope| scope.as_str() != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
     }
-    if force_login {
+    if insist.login {
         request = request.add_prompt(CoreAuthPrompt::Login);
+    }
+    if let Some(max_age) = insist.max_age {
+        request = request.set_max_age(max_age);
+    }
+    for acr in &provider.config.acr_values {
+        request = request.add_auth_context_value(AuthenticationContextClass::new(acr.clone()));
     }
     let (url, state, nonce) = request.url();
     let pending = PendingSignIn {
@@ -64,6 +87,8 @@ pub(crate) fn start(
         pkce_verifier: verifier.secret().clone(),
         return_to,
         started_at: Utc::now(),
+        forced_login: insist.login,
+        max_age: insist.max_age.map(|age| age.as_secs()),
     };
     let value = serde_json::to_string(&pending).map_err(|e| Error::internal_from("flow cookie", e))?;
     jar.add_private(ctx.cookies.auth_cookie(&flow_cookie_name(&pending.state), value, ctx.config.login_timeout));
@@ -101,6 +126,10 @@ pub(crate) struct Completed {
     pub token_type: String,
     pub scope: Option<String>,
     pub session_state: Option<String>,
+    /// When the person authenticated at the provider (`auth_time`).
+    pub auth_time: Option<DateTime<Utc>>,
+    /// Whether the provider was asked for the password (`prompt=login`).
+    pub forced_login: bool,
 }
 
 /// Takes the flow cookie that matches `state` out of the jar, checking its age.
@@ -180,16 +209,18 @@ pub(crate) async fn finish(
     })?;
 
     let id_token = response.id_token().ok_or_else(|| Error::InvalidIdToken(cause("no id_token in the response")))?;
-    let mut claims =
-        verify_id_token(&provider, Arc::clone(&metadata), ctx, id_token, &Nonce::new(pending.nonce.clone())).await?;
+    let nonce = Nonce::new(pending.nonce.clone());
+    let mut claims = verify_id_token(&provider, Arc::clone(&metadata), ctx, id_token, Some(&nonce)).await?;
     let subject = claims.str("sub").map(storable).ok_or_else(|| Error::InvalidIdToken(cause("no sub")))?;
+    let auth_time = claims.get("auth_time").and_then(Value::as_i64).and_then(|at| DateTime::from_timestamp(at, 0));
+    check_authentication(&claims, auth_time, pending.max_age, &provider.config.acr_values)?;
     if lacks_requested_claims(&claims, &provider.config.scopes) && metadata.userinfo_endpoint().is_some() {
         let more = userinfo(&client, &provider, response.access_token(), &subject).await?;
         claims.add_missing(more);
     }
     Ok(Completed {
         subject,
-        profile: standard_profile(&claims),
+        profile: standard_profile(&claims, &provider.config),
         idp_sid: claims.str("sid").map(storable),
         claims,
         provider,
@@ -204,17 +235,43 @@ pub(crate) async fn finish(
         token_type: response.token_type().as_ref().to_string(),
         scope: response.scopes().map(|scopes| scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
         session_state: params.session_state.map(str::to_string),
+        auth_time,
+        forced_login: pending.forced_login,
     })
 }
 
+/// What a sign-in that asked for a recent authentication (`max_age`) or a level of
+/// assurance (`acr_values`) must show: an `auth_time` within the age, an `acr` among the
+/// values. A provider that leaves either out has not done what was asked.
+fn check_authentication(
+    claims: &Claims,
+    auth_time: Option<DateTime<Utc>>,
+    max_age: Option<u64>,
+    acr_values: &[String],
+) -> Result<(), Error> {
+    if let Some(max_age) = max_age {
+        let auth_time = auth_time.ok_or_else(|| Error::InvalidIdToken(cause("no auth_time, yet max_age was asked")))?;
+        let age = Utc::now().signed_duration_since(auth_time).num_seconds();
+        let allowed = i64::try_from(max_age.saturating_add(CLOCK_SKEW.as_secs())).unwrap_or(i64::MAX);
+        if age > allowed {
+            return Err(Error::InvalidIdToken(cause(format!("auth_time is {age} s old, over max_age {max_age} s"))));
+        }
+    }
+    if !acr_values.is_empty() && !claims.str("acr").is_some_and(|acr| acr_values.iter().any(|asked| asked == acr)) {
+        return Err(Error::InvalidIdToken(cause("acr is none of the acr_values asked for")));
+    }
+    Ok(())
+}
+
 /// Verifies signature (refreshing the keys once when the `kid` is unknown), iss, aud, azp,
-/// exp, iat and nonce, and returns every claim.
-async fn verify_id_token(
+/// exp, iat and the nonce (when there is one to expect: a refresh's ID token answers no
+/// request of ours that had one), and returns every claim.
+pub(crate) async fn verify_id_token(
     provider: &Provider,
     metadata: Arc<Metadata>,
     ctx: &OidcContext<'_>,
     id_token: &IdToken,
-    nonce: &Nonce,
+    nonce: Option<&Nonce>,
 ) -> Result<Claims, Error> {
     let login_timeout = ctx.config.login_timeout;
     let check = |metadata: &Metadata| -> Result<Claims, ClaimsVerificationError> {
@@ -232,7 +289,10 @@ async fn verify_id_token(
                 }
                 Ok(())
             });
-        let claims = id_token.claims(&verifier, nonce)?;
+        let claims = match nonce {
+            Some(nonce) => id_token.claims(&verifier, nonce)?,
+            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok(()))?,
+        };
         // openidconnect leaves azp to the caller: when present it must be us.
         if let Some(azp) = claims.authorized_party() {
             if azp.as_str() != provider.config.client_id {
@@ -289,8 +349,9 @@ async fn userinfo(
 }
 
 /// The profile the standard claims give: `name` (else `preferred_username`), `email` and
-/// whether it is verified, `picture`.
-fn standard_profile(claims: &Claims) -> Profile {
+/// whether it is verified, `picture`; and the roles and groups where the provider's
+/// configuration says they are.
+pub(crate) fn standard_profile(claims: &Claims, config: &ProviderConfig) -> Profile {
     let text = |name: &str| claims.str(name).filter(|value| !value.is_empty()).map(storable);
     Profile {
         name: text("name").or_else(|| text("preferred_username")),
@@ -298,10 +359,15 @@ fn standard_profile(claims: &Claims) -> Profile {
         email_verified: claims.get("email_verified").and_then(Value::as_bool).unwrap_or(false),
         image: text("picture"),
         extra: Map::new(),
+        roles: Roles {
+            realm: claims.strings(&config.realm_roles_claim),
+            client: claims.strings(&config.client_roles_claim.replace("{client_id}", &config.client_id)),
+            groups: claims.strings(&config.groups_claim),
+        },
     }
 }
 
 /// A claim as PostgreSQL text can hold it: JSON allows `\u0000`, PostgreSQL does not.
-fn storable(text: &str) -> String {
+pub(crate) fn storable(text: &str) -> String {
     text.replace('\0', "")
 }

@@ -6,6 +6,8 @@ pub(crate) mod claims;
 pub(crate) mod flow;
 pub(crate) mod logout;
 pub(crate) mod provider;
+pub(crate) mod provider_logout;
+pub(crate) mod refresh;
 pub(crate) mod return_to;
 
 pub(crate) use provider::{Provider, Providers};

@@ -87,6 +87,8 @@ impl Providers {
                     metadata: RwLock::new(None),
                     asked: Mutex::new(Asked::default()),
                     probe: Mutex::new(None),
+                    unreachable_at: std::sync::Mutex::new(None),
+                    service_token: Mutex::new(None),
                 })
             })
             .collect();
@@ -104,6 +106,13 @@ impl Providers {
     pub fn len(&self) -> usize {
         self.list.len()
     }
+}
+
+/// Keycloak's Admin REST API base for a realm's issuer: `{base}/realms/{realm}` →
+/// `{base}/admin/realms/{realm}`.
+fn keycloak_admin_url(issuer: &str) -> Option<String> {
+    let (base, realm) = issuer.trim_end_matches('/').rsplit_once("/realms/")?;
+    (!realm.is_empty() && !realm.contains('/')).then(|| format!("{base}/admin/realms/{realm}"))
 }
 
 /// The algorithm of a JWA name (`RS256`); the configuration has checked the names.
@@ -139,6 +148,10 @@ pub(crate) struct Provider {
     asked: Mutex<Asked>,
     /// The sign-in probe's last answer (whether the IdP answered), and when.
     probe: Mutex<Option<(Instant, bool)>>,
+    /// When a refresh last found the IdP unreachable.
+    unreachable_at: std::sync::Mutex<Option<Instant>>,
+    /// The service account's token for Keycloak's Admin REST API, until it expires.
+    service_token: Mutex<Option<(String, Instant)>>,
 }
 
 /// Whether a part the app depends on answers.
@@ -219,6 +232,69 @@ impl Provider {
                 false
             }
         }
+    }
+
+    /// Ends the Keycloak session `sid` through the Admin REST API, with this client's
+    /// service account (`keycloak_admin_api`). A session Keycloak no longer has is fine.
+    pub async fn end_keycloak_session(&self, sid: &str) -> Result<(), Error> {
+        let admin = keycloak_admin_url(&self.config.issuer).ok_or_else(|| self.unavailable("not a Keycloak issuer"))?;
+        let token = self.service_token().await?;
+        let mut url = reqwest::Url::parse(&admin).map_err(|e| self.unavailable(e))?;
+        url.path_segments_mut().map_err(|()| self.unavailable("admin URL"))?.extend(["sessions", sid]);
+        let response = self.http.delete(url).bearer_auth(token).send().await.map_err(|e| self.unavailable(e))?;
+        match response.status() {
+            status if status.is_success() || status == reqwest::StatusCode::NOT_FOUND => Ok(()),
+            status => Err(self.unavailable(format!("Keycloak's admin API answered {status} to ending a session"))),
+        }
+    }
+
+    /// The service account's access token (client credentials grant), reused until a
+    /// little before it expires.
+    async fn service_token(&self) -> Result<String, Error> {
+        let mut cached = self.service_token.lock().await;
+        if let Some((token, _)) = cached.as_ref().filter(|(_, until)| Instant::now() < *until) {
+            return Ok(token.clone());
+        }
+        let metadata = self.metadata_or_discover().await?;
+        let secret = self.config.client_secret.as_ref().map(|secret| secret.expose()).unwrap_or_default();
+        let response = self
+            .http
+            .post(
+                metadata
+                    .token_endpoint()
+                    .map(|url| url.url().clone())
+                    .ok_or_else(|| self.unavailable("no token endpoint"))?,
+            )
+            .basic_auth(&self.config.client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        if !response.status().is_success() {
+            return Err(self.unavailable(format!("the service account's token request answered {}", response.status())));
+        }
+        #[derive(Deserialize)]
+        struct Granted {
+            access_token: String,
+            expires_in: Option<u64>,
+        }
+        let granted: Granted = response.json().await.map_err(|e| self.unavailable(e))?;
+        let lifetime = Duration::from_secs(granted.expires_in.unwrap_or(60).saturating_sub(10));
+        *cached = Some((granted.access_token.clone(), Instant::now() + lifetime));
+        Ok(granted.access_token)
+    }
+
+    /// Notes that a refresh found the IdP unreachable.
+    pub fn mark_unreachable(&self) {
+        if let Ok(mut at) = self.unreachable_at.lock() {
+            *at = Some(Instant::now());
+        }
+    }
+
+    /// Whether a refresh found the IdP unreachable within the cooldown: session checks
+    /// that can wait do not ask it again meanwhile.
+    pub fn recently_unreachable(&self) -> bool {
+        self.unreachable_at.lock().ok().and_then(|at| *at).is_some_and(|at| at.elapsed() < ASK_AGAIN_AFTER)
     }
 
     fn unavailable(&self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {

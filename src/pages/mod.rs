@@ -18,11 +18,13 @@ use tera::Tera;
 use crate::error::{chain, Error};
 
 /// The built-in templates, by name (each registered as `latchkey/<name>`).
-const TEMPLATES: [(&str, &str); 9] = [
+const TEMPLATES: [(&str, &str); 11] = [
     ("head", include_str!("templates/head.html.tera")),
     ("header", include_str!("templates/header.html.tera")),
     ("footer", include_str!("templates/footer.html.tera")),
     ("base", include_str!("templates/base.html.tera")),
+    ("admin_user", include_str!("templates/admin_user.html.tera")),
+    ("admin_users", include_str!("templates/admin_users.html.tera")),
     ("choose_provider", include_str!("templates/choose_provider.html.tera")),
     ("error", include_str!("templates/error.html.tera")),
     ("logout", include_str!("templates/logout.html.tera")),

@@ -17,12 +17,13 @@ pub(crate) fn routes() -> Vec<rocket::Route> {
 }
 
 /// NextAuth's `/api/auth/session` shape: `{ user: { id, name, email, image }, expires }`,
-/// plus whatever the app's [`Hooks::session`](crate::Hooks::session) adds.
+/// with the sign-in's `roles` (realm, client, groups) on the user, plus whatever the app's
+/// [`Hooks::session`](crate::Hooks::session) adds.
 #[rocket::get("/api/session")]
 async fn session(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
     let user = signed_in.0?;
     let Value::Object(mut body) = json!({
-        "user": { "id": user.id, "name": user.name, "email": user.email, "image": user.image },
+        "user": { "id": user.id, "name": user.name, "email": user.email, "image": user.image, "roles": user.roles },
         "expires": user.session.expires_at.to_rfc3339_opts(SecondsFormat::Millis, true),
     }) else {
         return Err(Error::internal("the session body is not an object"));
@@ -42,16 +43,7 @@ fn csrf(signed_in: SignedIn) -> Result<Json<Value>, Error> {
 async fn list(page: Option<&str>, signed_in: SignedIn, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
     let user = signed_in.0?;
     let (page, listed) = listed(&shared, &user, page).await?;
-    let sessions = rows(&listed, |row, device| ApiSession {
-        id: row.id,
-        device,
-        ip: row.ip.as_deref(),
-        created_at: row.created_at,
-        last_seen_at: row.last_seen_at,
-        expires_at: row.expires_at,
-        provider: &row.provider,
-        current: row.id == user.session.id,
-    });
+    let sessions = rows(&listed, |row, device| ApiSession::new(row, device, user.session.id));
     Ok(Json(json!({
         "sessions": sessions,
         "total": listed.total,

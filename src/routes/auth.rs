@@ -5,12 +5,13 @@
 use rocket::http::CookieJar;
 use rocket::response::Redirect;
 
-use crate::error::Error;
+use crate::error::{cause, Error};
 use crate::guards::Ctx;
 use crate::guards::{ClientInfo, SessionCookies};
 use crate::hooks::{Event, SignIn};
-use crate::oidc::flow::{self, CallbackParams, Completed};
+use crate::oidc::flow::{self, CallbackParams, Completed, Insist};
 use crate::oidc::logout::ID_TOKEN_COLUMN;
+use crate::oidc::refresh::{ACCESS_TOKEN_COLUMN, REFRESH_TOKEN_COLUMN};
 use crate::oidc::return_to;
 use crate::session::SessionToken;
 use crate::shared::Shared;
@@ -19,6 +20,9 @@ use crate::store::{AccountTokens, NewSession, NewSignIn, SignInOutcome};
 /// Most the app's extra profile fields may take, serialized: they are read with the
 /// session on every guarded request.
 const EXTRA_MAX_BYTES: usize = 8 * 1024;
+
+/// The largest `max_age` a sign-in may ask for: a day.
+const MAX_AGE_LIMIT: u64 = 24 * 60 * 60;
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
     rocket::routes![login, callback]
@@ -34,25 +38,38 @@ enum LoginResponse {
 }
 
 /// `prompt=login` (the only prompt value accepted) makes the IdP ask for credentials even
-/// when it has a single sign-on session.
-#[rocket::get("/auth/login?<return_to>&<provider>&<prompt>")]
+/// when it has a single sign-on session; `max_age=N` accepts only an authentication at
+/// most N seconds old (the recent-sign-in guard sends people here with it).
+#[rocket::get("/auth/login?<return_to>&<provider>&<prompt>&<max_age>")]
 async fn login(
     return_to: Option<&str>,
     provider: Option<&str>,
     prompt: Option<&str>,
+    max_age: Option<&str>,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<LoginResponse, Error> {
     let return_to = return_to::sanitize(return_to);
     let force_login = prompt == Some("login");
+    let max_age = match max_age {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(seconds) if seconds <= MAX_AGE_LIMIT => Some(std::time::Duration::from_secs(seconds)),
+            _ => {
+                return Err(Error::BadRequest(format!(
+                    "max_age must be a whole number of seconds up to {MAX_AGE_LIMIT}"
+                )))
+            }
+        },
+    };
     let chosen = match provider {
         Some(name) => shared.providers.get(name).ok_or(Error::UnknownProvider)?,
         None if shared.providers.len() == 1 => shared.providers.iter().next().ok_or(Error::UnknownProvider)?,
         None => return chooser(&shared, &return_to, force_login).map(LoginResponse::Chooser),
     };
     let metadata = chosen.metadata_for_sign_in().await?;
-    let force_login = force_login || shared.cookies.reauth_required(jar);
-    let url = flow::start(chosen, &metadata, &shared.oidc(), return_to, force_login, jar)?;
+    let insist = Insist { login: force_login || shared.cookies.reauth_required(jar), max_age };
+    let url = flow::start(chosen, &metadata, &shared.oidc(), return_to, insist, jar)?;
     Ok(LoginResponse::Redirect(Box::new(Redirect::to(url))))
 }
 
@@ -111,6 +128,9 @@ async fn callback(
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     let completed = flow::finish(&params, &shared.oidc(), jar).await?;
+    if let Some(again) = silent_reentry(&shared, &completed).await? {
+        return Ok(again);
+    }
     let sign_in = SignIn { provider: &completed.provider.name, subject: &completed.subject, claims: &completed.claims };
     let profile =
         shared.hooks.profile(&sign_in, completed.profile.clone(), shared.rocket).await.map_err(Error::SignInRefused)?;
@@ -133,10 +153,19 @@ async fn callback(
         token: &token,
         session: NewSession {
             provider: &completed.provider.name,
+            subject: &completed.subject,
             idp_sid: completed.idp_sid.as_deref(),
             sealed_id_token: Some(seal(&shared, &completed.id_token, ID_TOKEN_COLUMN)?),
+            sealed_access_token: Some(seal(&shared, &completed.access_token, ACCESS_TOKEN_COLUMN)?),
+            access_expires_at: completed.expires_at,
+            sealed_refresh_token: match &completed.refresh_token {
+                Some(token) => Some(seal(&shared, token, REFRESH_TOKEN_COLUMN)?),
+                None => None,
+            },
+            auth_time: completed.auth_time,
             user_agent: client.user_agent.as_deref(),
             ip: client.ip,
+            roles: &profile.roles,
         },
         previous: &brought.0,
     };
@@ -157,6 +186,37 @@ async fn callback(
     };
     shared.hooks.on_event(&event, shared.rocket).await;
     Ok(Redirect::to(completed.return_to))
+}
+
+/// Whether the provider signed the person in silently on a provider session whose latchkey
+/// session was revoked (no authentication since): then the sign-in starts again, asking
+/// the provider for the password. If the provider was asked already and still did not
+/// authenticate, the sign-in is refused.
+async fn silent_reentry(shared: &Ctx<'_>, completed: &Completed) -> Result<Option<Redirect>, Error> {
+    let Some(sid) = completed.idp_sid.as_deref() else { return Ok(None) };
+    let Some((revoked_at, revoked_auth)) = shared.store.revoked(&completed.provider.name, sid).await? else {
+        return Ok(None);
+    };
+    // Compared on the provider's clock where it can be: a newer authentication than the
+    // one the revoked session rested on. Without that, one after the revocation.
+    let authenticated_since = match (completed.auth_time, revoked_auth) {
+        (Some(now), Some(then)) => now > then,
+        (Some(now), None) => now > revoked_at,
+        (None, _) => false,
+    };
+    if authenticated_since {
+        return Ok(None);
+    }
+    if completed.forced_login {
+        return Err(Error::InvalidIdToken(cause("auth_time is not after the revocation of this provider session")));
+    }
+    tracing::info!(provider = %completed.provider.name, "a sign-in rode a revoked provider session: asking for the password");
+    let again = format!(
+        "{}&provider={}&prompt=login",
+        shared.paths.login_returning(&completed.return_to),
+        completed.provider.name
+    );
+    Ok(Some(Redirect::to(again)))
 }
 
 fn seal(shared: &Shared, text: &str, column: &str) -> Result<String, Error> {

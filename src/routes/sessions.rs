@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::guards::Ctx;
 #[cfg(feature = "pages")]
 use crate::guards::SignedIn;
-use crate::guards::{AuthenticatedUser, ChangeRequest};
+use crate::guards::{require_recent, AuthenticatedUser, ChangeRequest};
 use crate::hooks::{Event, Revoked};
 use crate::oidc::logout;
 use crate::routes::logout::CsrfForm;
@@ -67,8 +67,17 @@ pub(crate) async fn revoke(shared: &Ctx<'_>, user: &AuthenticatedUser, id: &str)
     Ok(())
 }
 
-/// Revokes every session of the person but this one; returns how many.
+/// Where a sensitive action on the sessions page is offered again after signing in
+/// again: the page, with the action to confirm.
+fn confirm_at(shared: &Shared, action: &str) -> String {
+    let page = shared.paths.sessions.as_deref().unwrap_or(&shared.paths.home);
+    format!("{page}?confirm={action}")
+}
+
+/// Revokes every session of the person but this one (after a recent authentication);
+/// returns how many.
 pub(crate) async fn revoke_all_others(shared: &Ctx<'_>, user: &AuthenticatedUser) -> Result<u64, Error> {
+    require_recent(shared, user, &confirm_at(shared, "revoke-others"))?;
     let count = shared.store.revoke_others(user.id, user.session.id).await?;
     tracing::info!(user_id = %user.id, revoked = count, "other sessions revoked");
     shared
@@ -85,6 +94,7 @@ pub(crate) async fn sign_out_everywhere(
     user: &AuthenticatedUser,
     jar: &CookieJar<'_>,
 ) -> Result<(u64, String), Error> {
+    require_recent(shared, user, &confirm_at(shared, "revoke-all"))?;
     let (count, current) = shared.store.revoke_all(user.id, user.session.id).await?;
     tracing::info!(user_id = %user.id, revoked = count, "signed out everywhere");
     shared
@@ -129,10 +139,10 @@ async fn revoke_all(
     Ok(Redirect::to(sign_out_everywhere(&shared, &user, jar).await?.1))
 }
 
-/// A row of the sessions page.
+/// A row of the sessions page (and of the admin console's).
 #[cfg(feature = "pages")]
 #[derive(Serialize)]
-struct PageSession<'a> {
+pub(crate) struct PageSession<'a> {
     id: Uuid,
     device: Device,
     ip: &'a str,
@@ -143,10 +153,27 @@ struct PageSession<'a> {
     current: bool,
 }
 
+#[cfg(feature = "pages")]
+impl<'a> PageSession<'a> {
+    pub(crate) fn new(row: &'a SessionListing, device: Device, now: DateTime<Utc>, current: Uuid) -> PageSession<'a> {
+        use crate::timefmt::moment;
+        PageSession {
+            id: row.id,
+            device,
+            ip: row.ip.as_deref().unwrap_or("unknown"),
+            provider: &row.provider,
+            created: moment(row.created_at, now),
+            last_seen: moment(row.last_seen_at, now),
+            expires: moment(row.expires_at, now),
+            current: row.id == current,
+        }
+    }
+}
+
 /// Where the pager's links go.
 #[cfg(feature = "pages")]
 #[derive(Serialize)]
-struct Pager {
+pub(crate) struct Pager {
     number: u32,
     pages: u64,
     newer: Option<u32>,
@@ -155,7 +182,7 @@ struct Pager {
 
 #[cfg(feature = "pages")]
 impl Pager {
-    fn new(page: ListPage, total: u64) -> Pager {
+    pub(crate) fn new(page: ListPage, total: u64) -> Pager {
         let number = page.number();
         let pages = ListPage::count(total);
         Pager {
@@ -168,26 +195,18 @@ impl Pager {
 }
 
 #[cfg(feature = "pages")]
-#[rocket::get("/sessions?<page>")]
+/// `confirm` offers a sensitive action again, after the person signed in again for it.
+#[rocket::get("/sessions?<page>&<confirm>")]
 async fn page(
     page: Option<&str>,
+    confirm: Option<&str>,
     signed_in: SignedIn,
     shared: Ctx<'_>,
 ) -> Result<rocket::response::content::RawHtml<String>, Error> {
-    use crate::timefmt::moment;
     let user = signed_in.0?;
     let (page, listed) = listed(&shared, &user, page).await?;
     let now = Utc::now();
-    let sessions = rows(&listed, |row, device| PageSession {
-        id: row.id,
-        device,
-        ip: row.ip.as_deref().unwrap_or("unknown"),
-        provider: &row.provider,
-        created: moment(row.created_at, now),
-        last_seen: moment(row.last_seen_at, now),
-        expires: moment(row.expires_at, now),
-        current: row.id == user.session.id,
-    });
+    let sessions = rows(&listed, |row, device| PageSession::new(row, device, now, user.session.id));
     shared.pages.render(
         "sessions",
         &serde_json::json!({
@@ -197,6 +216,7 @@ async fn page(
             // Every live session but this one (which is live, or the guard had refused).
             "others": listed.total.saturating_sub(1),
             "pager": Pager::new(page, listed.total),
+            "confirm": confirm.filter(|action| matches!(*action, "revoke-others" | "revoke-all")),
         }),
     )
 }
@@ -212,4 +232,20 @@ pub(crate) struct ApiSession<'a> {
     pub expires_at: DateTime<Utc>,
     pub provider: &'a str,
     pub current: bool,
+}
+
+impl<'a> ApiSession<'a> {
+    /// `row` as the API lists it; `current` is the asking session's id.
+    pub(crate) fn new(row: &'a SessionListing, device: Device, current: Uuid) -> ApiSession<'a> {
+        ApiSession {
+            id: row.id,
+            device,
+            ip: row.ip.as_deref(),
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            provider: &row.provider,
+            current: row.id == current,
+        }
+    }
 }

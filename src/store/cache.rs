@@ -218,6 +218,9 @@ mod tests {
                 email: None,
                 image: None,
                 extra: Default::default(),
+                roles: Default::default(),
+                tokens: Default::default(),
+                auth_time: None,
             },
             last_seen_at: now,
         }

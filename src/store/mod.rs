@@ -2,22 +2,29 @@
 //! with a `{schema}` placeholder and qualified once, when the store is built; what must
 //! run in one transaction takes a `Transaction`, never a plain connection.
 
+mod admin;
 mod cache;
 pub(crate) mod listener;
 mod logout_tokens;
 mod sessions;
 mod sweep;
+mod tokens;
 mod users;
 
 use rocket_db_pools::sqlx::{self, PgPool};
+use tokio::sync::mpsc;
 
 use crate::config::SessionConfig;
 use crate::db::Schema;
 
+pub(crate) use admin::{UserPage, UserRecord};
 pub(crate) use cache::SessionCache;
 pub(crate) use logout_tokens::{LogoutScope, LogoutToken};
-pub(crate) use sessions::{CurrentSession, EndedSession, ListPage, NewSession, SessionListing, SessionPage};
+pub(crate) use sessions::{
+    CurrentSession, EndedSession, IdpSession, ListPage, NewSession, SessionListing, SessionPage, TokenState,
+};
 pub use sweep::{sweep_once, SweepReport};
+pub(crate) use tokens::{Leased, RefreshedTokens};
 pub(crate) use users::{AccountTokens, NewSignIn, SignInOutcome};
 
 /// The pool, the schema's statements and the session lifetimes they compute with.
@@ -28,6 +35,10 @@ pub(crate) struct Store {
     sql: Statements,
     /// Resolved sessions, when `auth.session.cache` is on.
     cache: Option<SessionCache>,
+    /// Provider sessions whose latchkey sessions were revoked, for whoever ends them at
+    /// the provider (a task the fairing starts); its receiving end until that task takes it.
+    revoked: mpsc::UnboundedSender<IdpSession>,
+    revoked_queue: std::sync::Mutex<Option<mpsc::UnboundedReceiver<IdpSession>>>,
 }
 
 /// The session settings the statements bind, in the seconds PostgreSQL's intervals take,
@@ -56,7 +67,30 @@ impl Store {
                 .unwrap_or(chrono::Duration::MAX),
         };
         let cache = session.cache.then(|| SessionCache::new(session.cache_capacity));
-        Store { pool, lifetimes, max_per_user: session.max_per_user, sql: Statements::new(schema), cache }
+        let (revoked, queue) = mpsc::unbounded_channel();
+        Store {
+            pool,
+            lifetimes,
+            max_per_user: session.max_per_user,
+            sql: Statements::new(schema),
+            cache,
+            revoked,
+            revoked_queue: std::sync::Mutex::new(Some(queue)),
+        }
+    }
+
+    /// The queue of revoked provider sessions, once: for the task that ends them there.
+    pub(crate) fn take_revoked_queue(&self) -> Option<mpsc::UnboundedReceiver<IdpSession>> {
+        self.revoked_queue.lock().ok().and_then(|mut queue| queue.take())
+    }
+
+    /// Hands provider sessions just revoked here to whoever ends them at the provider.
+    fn ended_at_providers(&self, sessions: Vec<IdpSession>) {
+        for session in sessions {
+            // Nobody listening (the fairing's task has stopped): the revocation still
+            // holds, through the sign-in check of `revoked_idp_sessions`.
+            let _ = self.revoked.send(session);
+        }
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -93,9 +127,16 @@ struct Statements {
     upsert_account: String,
     end_previous: String,
     end_oldest: String,
+    admin_users: String,
+    admin_user: String,
     remember_logout_token: String,
     end_by_sid: String,
     end_by_sub: String,
+    read_tokens: String,
+    take_lease: String,
+    save_refresh: String,
+    release_lease: String,
+    revoked_at: String,
 }
 
 impl Statements {
@@ -105,10 +146,11 @@ impl Statements {
             touch: schema.qualify(sessions::TOUCH),
             drop_dead: schema.qualify(sessions::DROP_DEAD),
             list: schema.qualify(sessions::LIST),
-            revoke: schema.qualify(sessions::REVOKE),
-            revoke_others: schema.qualify(sessions::REVOKE_OTHERS),
-            revoke_all: schema.qualify(sessions::REVOKE_ALL),
-            end: schema.qualify(sessions::END),
+            revoke: schema.qualify(&sessions::remembering_revoked(sessions::REVOKE)),
+            revoke_others: schema.qualify(&sessions::remembering_revoked(sessions::REVOKE_OTHERS)),
+            revoke_all: schema.qualify(&sessions::remembering_revoked(sessions::REVOKE_ALL)),
+            end: schema.qualify(&sessions::remembering_revoked(sessions::END)),
+            revoked_at: schema.qualify(sessions::REVOKED_AT),
             create_session: schema.qualify(sessions::CREATE),
             lock_account: users::LOCK_ACCOUNT,
             find_account: schema.qualify(users::FIND_ACCOUNT),
@@ -118,9 +160,15 @@ impl Statements {
             upsert_account: schema.qualify(users::UPSERT_ACCOUNT),
             end_previous: schema.qualify(users::END_PREVIOUS),
             end_oldest: schema.qualify(users::END_OLDEST),
+            admin_users: schema.qualify(admin::USERS),
+            admin_user: schema.qualify(admin::USER),
             remember_logout_token: schema.qualify(logout_tokens::REMEMBER),
             end_by_sid: schema.qualify(logout_tokens::END_BY_SID),
             end_by_sub: schema.qualify(logout_tokens::END_BY_SUB),
+            read_tokens: schema.qualify(tokens::READ_TOKENS),
+            take_lease: schema.qualify(tokens::TAKE_LEASE),
+            save_refresh: schema.qualify(tokens::SAVE_REFRESH),
+            release_lease: schema.qualify(tokens::RELEASE_LEASE),
         }
     }
 }

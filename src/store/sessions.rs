@@ -2,6 +2,7 @@
 //! person's sessions, revocation, and the insert at sign-in.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rocket_db_pools::sqlx::types::Json;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::cache::{CachedSession, SessionCache};
 use super::Store;
+use crate::roles::Roles;
 use crate::session::SessionToken;
 
 /// The hot path: a plain indexed read of the session and its user. Whether the
@@ -18,7 +20,8 @@ use crate::session::SessionToken;
 /// database's clock, shared by every instance); only then does [`TOUCH`] write.
 pub(super) const AUTHENTICATE: &str = "
     SELECT s.id, s.user_id, s.provider, s.created_at, s.expires_at, s.absolute_expires_at, s.last_seen_at,
-           s.expires_at > now() AS live,
+           s.realm_roles, s.client_roles, s.groups, s.access_token, s.access_expires_at, s.idp_checked_at,
+           s.refresh_token IS NOT NULL AS refreshable, s.auth_time, s.expires_at > now() AS live,
            s.expires_at < s.absolute_expires_at
              AND s.expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extension_due,
            s.last_seen_at + make_interval(secs => $4) <= now() AS stamp_due,
@@ -35,7 +38,7 @@ pub(super) const TOUCH: &str = "
                              ELSE expires_at END,
            last_seen_at = now()
      WHERE id = $1 AND last_seen_at = $3
- RETURNING expires_at";
+ RETURNING expires_at, last_seen_at";
 
 /// A session found dead on a request: tidied at once rather than at the next sweep.
 pub(super) const DROP_DEAD: &str = "DELETE FROM {schema}.sessions WHERE id = $1 AND expires_at <= now()";
@@ -48,24 +51,58 @@ pub(super) const LIST: &str = "
      ORDER BY id = $2 DESC, last_seen_at DESC, created_at DESC, id
      LIMIT $3 OFFSET $4";
 
-pub(super) const REVOKE: &str = "DELETE FROM {schema}.sessions WHERE id = $1 AND user_id = $2";
+/// Every statement that ends sessions on a person's (or an admin's) word also notes
+/// their provider sessions as revoked ([`REMEMBER_REVOKED`] after the `gone` rows), in the
+/// same statement; `$3` is how long to remember them.
+pub(super) const REVOKE: &str = "
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE id = $1 AND user_id = $2 RETURNING provider, idp_sid, auth_time)
+    {remember_revoked}
+    SELECT provider, idp_sid FROM gone";
 
-pub(super) const REVOKE_OTHERS: &str = "DELETE FROM {schema}.sessions WHERE user_id = $1 AND id <> $2";
+pub(super) const REVOKE_OTHERS: &str = "
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 AND id <> $2 RETURNING provider, idp_sid, auth_time)
+    {remember_revoked}
+    SELECT provider, idp_sid FROM gone";
 
-/// Every session of the user; one row back however many there were: how many, and the
-/// current one's provider and ID token.
+/// Every session of the user; a row per session, the current one (`$2`) with its ID
+/// token (for the provider's logout).
 pub(super) const REVOKE_ALL: &str = "
-    WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, id_token)
-    SELECT (SELECT count(*) FROM gone) AS count, current.provider, current.id_token
-      FROM (SELECT 1) one LEFT JOIN gone current ON current.id = $2";
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, idp_sid, id_token, auth_time)
+    {remember_revoked}
+    SELECT provider, idp_sid, id = $2 AS current, CASE WHEN id = $2 THEN id_token END AS id_token FROM gone";
 
-pub(super) const END: &str = "DELETE FROM {schema}.sessions WHERE id = $1 RETURNING provider, id_token";
+pub(super) const END: &str = "
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE id = $1 RETURNING provider, idp_sid, id_token, auth_time)
+    {remember_revoked}
+    SELECT provider, idp_sid, id_token FROM gone";
+
+/// The part of the statements above that notes the ended provider sessions.
+const REMEMBER_REVOKED: &str = ",
+    noted AS (
+        INSERT INTO {schema}.revoked_idp_sessions (provider, idp_sid, auth_time, expires_at)
+        SELECT provider, idp_sid, max(auth_time), now() + make_interval(secs => $3)
+          FROM gone WHERE idp_sid IS NOT NULL GROUP BY provider, idp_sid
+        ON CONFLICT (provider, idp_sid) DO UPDATE
+           SET revoked_at = now(), expires_at = EXCLUDED.expires_at,
+               auth_time = GREATEST(revoked_idp_sessions.auth_time, EXCLUDED.auth_time))";
+
+/// When the provider session `$2` at `$1` was revoked and the authentication its revoked
+/// sessions rested on, if it was revoked (and is remembered).
+pub(super) const REVOKED_AT: &str = "
+    SELECT revoked_at, auth_time FROM {schema}.revoked_idp_sessions
+     WHERE provider = $1 AND idp_sid = $2 AND expires_at > now()";
+
+/// `statement` with the noting of revoked provider sessions in its place.
+pub(super) fn remembering_revoked(statement: &str) -> String {
+    statement.replace("{remember_revoked}", REMEMBER_REVOKED)
+}
 
 pub(super) const CREATE: &str = "
     INSERT INTO {schema}.sessions (token_hash, user_id, expires_at, absolute_expires_at, user_agent, ip,
-                                   provider, idp_sid, id_token)
+                                   provider, idp_sid, id_token, realm_roles, client_roles, groups,
+                                   idp_subject, access_token, access_expires_at, refresh_token, auth_time)
     VALUES ($1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4), $5, $6::inet,
-            $7, $8, $9)
+            $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
     RETURNING id";
 
 /// Longest user agent kept; browsers send far less, and the column must stay small.
@@ -86,15 +123,40 @@ pub(crate) struct CurrentSession {
     pub email: Option<String>,
     pub image: Option<String>,
     pub extra: Map<String, Value>,
+    pub roles: Roles,
+    pub tokens: TokenState,
+    pub auth_time: Option<DateTime<Utc>>,
 }
 
-/// A session to insert at sign-in (the ID token already sealed).
+/// What a session holds of the provider's tokens, as far as a request needs to know
+/// without another statement: the sealed access token and when it and the provider's
+/// last word on the session expire or happened.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenState {
+    /// Sealed for `sessions.access_token`.
+    pub sealed_access_token: Option<Arc<str>>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    /// When the provider last confirmed the session: its sign-in or a refresh.
+    pub idp_checked_at: Option<DateTime<Utc>>,
+    /// Whether it holds a refresh token.
+    pub refreshable: bool,
+}
+
+/// A session to insert at sign-in (its tokens already sealed).
 pub(crate) struct NewSession<'a> {
     pub provider: &'a str,
+    /// The person's `sub` at the provider.
+    pub subject: &'a str,
     pub idp_sid: Option<&'a str>,
     pub sealed_id_token: Option<String>,
+    pub sealed_access_token: Option<String>,
+    pub access_expires_at: Option<DateTime<Utc>>,
+    pub sealed_refresh_token: Option<String>,
+    /// When the person last authenticated at the provider (the ID token's `auth_time`).
+    pub auth_time: Option<DateTime<Utc>>,
     pub user_agent: Option<&'a str>,
     pub ip: Option<IpAddr>,
+    pub roles: &'a Roles,
 }
 
 /// One row of the sessions page.
@@ -136,7 +198,7 @@ impl ListPage {
         self.0
     }
 
-    fn offset(self) -> i64 {
+    pub(super) fn offset(self) -> i64 {
         i64::from(self.0 - 1) * i64::from(ListPage::SIZE)
     }
 
@@ -159,6 +221,24 @@ pub(crate) struct EndedSession {
     pub provider: String,
     /// As stored: sealed.
     pub sealed_id_token: Option<String>,
+}
+
+/// A provider session whose latchkey session was revoked: its `sid` at `provider`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdpSession {
+    pub provider: String,
+    pub sid: String,
+}
+
+/// The provider sessions of the rows a revocation returned (`provider`, `idp_sid`).
+fn idp_sessions<'r>(rows: impl IntoIterator<Item = &'r sqlx::postgres::PgRow>) -> Result<Vec<IdpSession>, sqlx::Error> {
+    let mut sessions = Vec::new();
+    for row in rows {
+        if let Some(sid) = row.try_get::<Option<String>, _>("idp_sid")? {
+            sessions.push(IdpSession { provider: row.try_get("provider")?, sid });
+        }
+    }
+    Ok(sessions)
 }
 
 impl Store {
@@ -204,10 +284,15 @@ impl Store {
         let mut session = session.clone();
         if extension_due || stamp_due {
             // The write is announced, which drops this entry everywhere.
-            let touched = self.touch(session.session_id, extension_due, cached.last_seen_at).await?;
-            if let (Some(expires_at), true) = (touched, extension_due) {
-                session.extended = expires_at != session.expires_at;
-                session.expires_at = expires_at;
+            match self.touch(session.session_id, extension_due, cached.last_seen_at).await? {
+                Some((expires_at, _)) if extension_due => {
+                    session.extended = expires_at != session.expires_at;
+                    session.expires_at = expires_at;
+                }
+                Some(_) => {}
+                // Someone wrote since this entry was read (so it is out of date, and no
+                // notice of this request's will drop it): read afresh next time.
+                None => cache.forget(hash),
             }
         }
         Ok(Some(session))
@@ -242,12 +327,25 @@ impl Store {
             email: row.try_get("email")?,
             image: row.try_get("image")?,
             extra,
+            roles: Roles {
+                realm: row.try_get("realm_roles")?,
+                client: row.try_get("client_roles")?,
+                groups: row.try_get("groups")?,
+            },
+            tokens: TokenState {
+                sealed_access_token: row.try_get::<Option<String>, _>("access_token")?.map(Arc::from),
+                access_expires_at: row.try_get("access_expires_at")?,
+                idp_checked_at: Some(row.try_get("idp_checked_at")?),
+                refreshable: row.try_get("refreshable")?,
+            },
+            auth_time: row.try_get("auth_time")?,
         };
         let mut last_seen_at: DateTime<Utc> = row.try_get("last_seen_at")?;
         let extension_due: bool = row.try_get("extension_due")?;
         if extension_due || row.try_get::<bool, _>("stamp_due")? {
-            if let Some(expires_at) = self.touch(session_id, extension_due, last_seen_at).await? {
-                last_seen_at = Utc::now();
+            if let Some((expires_at, stamped_at)) = self.touch(session_id, extension_due, last_seen_at).await? {
+                // The database's clock, which the next stamp's condition compares with.
+                last_seen_at = stamped_at;
                 if extension_due {
                     session.extended = expires_at != session.expires_at;
                     session.expires_at = expires_at;
@@ -258,14 +356,15 @@ impl Store {
     }
 
     /// Writes the extension (when `extend`) and the activity stamp, unless another
-    /// request did since `last_seen_at`: the new expiry, or `None` when it lost the race.
+    /// request did since `last_seen_at`: the new expiry and stamp, or `None` when it lost
+    /// the race.
     async fn touch(
         &self,
         session_id: Uuid,
         extend: bool,
         last_seen_at: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        sqlx::query_scalar(&self.sql.touch)
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, sqlx::Error> {
+        sqlx::query_as(&self.sql.touch)
             .bind(session_id)
             .bind(extend)
             .bind(last_seen_at)
@@ -290,16 +389,28 @@ impl Store {
 
     /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
     pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, sqlx::Error> {
-        let deleted = sqlx::query(&self.sql.revoke).bind(session_id).bind(user_id).execute(&self.pool).await?;
+        let rows = sqlx::query(&self.sql.revoke)
+            .bind(session_id)
+            .bind(user_id)
+            .bind(self.lifetimes.absolute_max_age)
+            .fetch_all(&self.pool)
+            .await?;
         self.forget(user_id, move |id| id == session_id);
-        Ok(deleted.rows_affected() == 1)
+        self.ended_at_providers(idp_sessions(&rows)?);
+        Ok(rows.len() == 1)
     }
 
     /// Deletes every session of the user but `keep`; returns how many.
     pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
-        let deleted = sqlx::query(&self.sql.revoke_others).bind(user_id).bind(keep).execute(&self.pool).await?;
+        let rows = sqlx::query(&self.sql.revoke_others)
+            .bind(user_id)
+            .bind(keep)
+            .bind(self.lifetimes.absolute_max_age)
+            .fetch_all(&self.pool)
+            .await?;
         self.forget(user_id, move |id| id != keep);
-        Ok(deleted.rows_affected())
+        self.ended_at_providers(idp_sessions(&rows)?);
+        Ok(u64::try_from(rows.len()).unwrap_or_default())
     }
 
     /// Deletes every session of the user, this one included; returns how many, and what
@@ -309,24 +420,57 @@ impl Store {
         user_id: Uuid,
         current: Uuid,
     ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
-        let (count, provider, sealed_id_token): (i64, Option<String>, Option<String>) =
-            sqlx::query_as(&self.sql.revoke_all).bind(user_id).bind(current).fetch_one(&self.pool).await?;
+        let rows = sqlx::query(&self.sql.revoke_all)
+            .bind(user_id)
+            .bind(current)
+            .bind(self.lifetimes.absolute_max_age)
+            .fetch_all(&self.pool)
+            .await?;
         self.forget(user_id, |_| true);
-        let ended = provider.map(|provider| EndedSession { provider, sealed_id_token });
-        Ok((u64::try_from(count).unwrap_or_default(), ended))
+        let (mut ended, mut others) = (None, Vec::new());
+        for row in &rows {
+            if row.try_get("current")? {
+                ended = Some(EndedSession {
+                    provider: row.try_get("provider")?,
+                    sealed_id_token: row.try_get("id_token")?,
+                });
+            } else {
+                others.push(row);
+            }
+        }
+        // The current device's provider session ends through the provider's own logout.
+        self.ended_at_providers(idp_sessions(others)?);
+        Ok((u64::try_from(rows.len()).unwrap_or_default(), ended))
     }
 
-    /// Deletes one session (sign-out); returns what the provider's logout needs, if the
-    /// session still existed.
+    /// Deletes one session (sign-out, or a refresh the provider refused); returns what the
+    /// provider's logout needs, if the session still existed.
     pub(crate) async fn end(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as(&self.sql.end).bind(session_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&self.sql.end)
+            .bind(session_id)
+            .bind(None::<Uuid>)
+            .bind(self.lifetimes.absolute_max_age)
+            .fetch_optional(&self.pool)
+            .await?;
         self.forget(user_id, move |id| id == session_id);
-        Ok(row.map(|(provider, sealed_id_token)| EndedSession { provider, sealed_id_token }))
+        row.map(|row| {
+            Ok(EndedSession { provider: row.try_get("provider")?, sealed_id_token: row.try_get("id_token")? })
+        })
+        .transpose()
+    }
+
+    /// Whether the provider session `sid` of `provider` was revoked here: when, and the
+    /// latest authentication its revoked sessions rested on.
+    pub(crate) async fn revoked(
+        &self,
+        provider: &str,
+        sid: &str,
+    ) -> Result<Option<(DateTime<Utc>, Option<DateTime<Utc>>)>, sqlx::Error> {
+        sqlx::query_as(&self.sql.revoked_at).bind(provider).bind(sid).fetch_optional(&self.pool).await
     }
 
     /// Drops from this instance's cache what it just deleted (other instances hear it).
-    fn forget(&self, user_id: Uuid, matches: impl Fn(Uuid) -> bool + Send + Sync + 'static) {
+    pub(super) fn forget(&self, user_id: Uuid, matches: impl Fn(Uuid) -> bool + Send + Sync + 'static) {
         if let Some(cache) = &self.cache {
             cache.forget_where(user_id, matches);
         }
@@ -351,6 +495,14 @@ impl Store {
             .bind(new.provider)
             .bind(new.idp_sid)
             .bind(new.sealed_id_token)
+            .bind(&new.roles.realm)
+            .bind(&new.roles.client)
+            .bind(&new.roles.groups)
+            .bind(new.subject)
+            .bind(new.sealed_access_token)
+            .bind(new.access_expires_at)
+            .bind(new.sealed_refresh_token)
+            .bind(new.auth_time)
             .fetch_one(connection)
             .await
     }

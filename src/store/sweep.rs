@@ -21,6 +21,10 @@ const EXPIRED_LOGOUT_TOKENS: &str = "
     DELETE FROM {schema}.logout_token_jtis WHERE (issuer, jti) IN (
         SELECT issuer, jti FROM {schema}.logout_token_jtis WHERE expires_at <= now()
          LIMIT $1 FOR UPDATE SKIP LOCKED)";
+const EXPIRED_REVOCATIONS: &str = "
+    DELETE FROM {schema}.revoked_idp_sessions WHERE (provider, idp_sid) IN (
+        SELECT provider, idp_sid FROM {schema}.revoked_idp_sessions WHERE expires_at <= now()
+         LIMIT $1 FOR UPDATE SKIP LOCKED)";
 
 /// What one sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub struct SweepReport {
     pub sessions: u64,
     /// Remembered back-channel logout tokens past their expiry.
     pub logout_token_jtis: u64,
+    /// Remembered revocations of provider sessions past their keeping.
+    pub idp_revocations: u64,
     /// Delete statements run.
     pub batches: u64,
 }
@@ -62,6 +68,8 @@ async fn delete_expired(
     report.sessions = delete_in_batches(connection, &schema.qualify(EXPIRED_SESSIONS), batch_size, &mut report).await?;
     report.logout_token_jtis =
         delete_in_batches(connection, &schema.qualify(EXPIRED_LOGOUT_TOKENS), batch_size, &mut report).await?;
+    report.idp_revocations =
+        delete_in_batches(connection, &schema.qualify(EXPIRED_REVOCATIONS), batch_size, &mut report).await?;
     Ok(report)
 }
 

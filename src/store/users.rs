@@ -214,6 +214,13 @@ impl Store {
             .await
     }
 
+    /// Brings a user's profile up to date from a refresh's claims (never erasing a field
+    /// the claims leave out).
+    pub(crate) async fn update_profile(&self, user_id: Uuid, profile: &Profile) -> Result<(), sqlx::Error> {
+        let mut connection = self.pool.acquire().await?;
+        self.refresh_profile(&mut connection, user_id, profile).await
+    }
+
     async fn refresh_profile(
         &self,
         connection: &mut PgConnection,

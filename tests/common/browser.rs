@@ -150,6 +150,11 @@ impl<'c> Browser<'c> {
         answer.headers()["location"].to_str().expect("location").to_string()
     }
 
+    /// Keycloak's answer to `authorize_url` in this browser, whatever it is.
+    pub async fn idp_get(&self, authorize_url: &str) -> reqwest::Response {
+        self.idp.get(authorize_url).send().await.expect("Keycloak authorize")
+    }
+
     /// Where Keycloak sends the browser for `authorize_url` when it already has an SSO
     /// session (no login form).
     pub async fn idp_redirect(&self, authorize_url: &str) -> String {

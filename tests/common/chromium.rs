@@ -108,3 +108,11 @@ pub async fn log_in_at_keycloak(browser: &Client, username: &str, password: &str
     browser.find(Locator::Id("password")).await.expect("password field").send_keys(password).await.expect("type");
     browser.find(Locator::Id("kc-login")).await.expect("submit").click().await.expect("submit");
 }
+
+/// On Keycloak's login page when Keycloak already knows who it is (it asks only for the
+/// password again): type the password and submit.
+pub async fn reenter_password_at_keycloak(browser: &Client, password: &str) {
+    let field = browser.wait().at_most(WAIT).for_element(Locator::Id("password")).await.expect("password field");
+    field.send_keys(password).await.expect("type password");
+    browser.find(Locator::Id("kc-login")).await.expect("submit").click().await.expect("submit");
+}

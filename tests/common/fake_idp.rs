@@ -210,6 +210,15 @@ pub async fn setup_with(options: Options, settings: Value) -> (TestDb, FakeIdp, 
 /// Starts a sign-in with the stand-in, lets `forge` decide the token endpoint's ID token
 /// for the flow's nonce, and returns the callback's answer.
 pub async fn sign_in_with(app: &Client, idp: &FakeIdp, forge: impl FnOnce(&FakeIdp, &str)) -> Page {
+    browser_signed_in_with(app, idp, forge).await.1
+}
+
+/// As [`sign_in_with`], also returning the browser (signed in if the callback took).
+pub async fn browser_signed_in_with<'c>(
+    app: &'c Client,
+    idp: &FakeIdp,
+    forge: impl FnOnce(&FakeIdp, &str),
+) -> (Browser<'c>, Page) {
     let mut browser = Browser::new(app, "test");
     let login = browser.get("/auth/login?provider=fake&return_to=/").await;
     assert_eq!(login.status, Status::SeeOther, "{}", login.body);
@@ -217,7 +226,8 @@ pub async fn sign_in_with(app: &Client, idp: &FakeIdp, forge: impl FnOnce(&FakeI
     let param = |name: &str| authorize.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     let (state, nonce) = (param("state").expect("state"), param("nonce").expect("nonce"));
     forge(idp, &nonce);
-    browser.get(&format!("/auth/callback?state={state}&code=fake-code")).await
+    let page = browser.get(&format!("/auth/callback?state={state}&code=fake-code")).await;
+    (browser, page)
 }
 
 /// The stand-in's own issuer string and what it says of itself.

@@ -103,6 +103,46 @@ impl KeycloakAdmin {
         self.send(self.http.delete(format!("{}/users/{id}", self.base))).await;
     }
 
+    /// The realm role `role`'s representation, as role-mapping calls take it.
+    async fn realm_role(&self, role: &str) -> Value {
+        self.send(self.http.get(format!("{}/roles/{role}", self.base))).await.json().await.expect("role")
+    }
+
+    /// Grants `username` the realm role `role`.
+    pub async fn grant_realm_role(&self, username: &str, role: &str) {
+        let (id, role) = (self.user_id(username).await, self.realm_role(role).await);
+        let url = format!("{}/users/{id}/role-mappings/realm", self.base);
+        self.send(self.http.post(url).json(&json!([role]))).await;
+    }
+
+    /// Takes the realm role `role` away from `username`.
+    pub async fn remove_realm_role(&self, username: &str, role: &str) {
+        let (id, role) = (self.user_id(username).await, self.realm_role(role).await);
+        let url = format!("{}/users/{id}/role-mappings/realm", self.base);
+        self.send(self.http.delete(url).json(&json!([role]))).await;
+    }
+
+    /// Changes `username`'s first name (the rest of the user as it is).
+    pub async fn set_first_name(&self, username: &str, first_name: &str) {
+        let id = self.user_id(username).await;
+        let url = format!("{}/users/{id}", self.base);
+        let mut user: Value = self.send(self.http.get(&url)).await.json().await.expect("user");
+        user["firstName"] = json!(first_name);
+        self.send(self.http.put(url).json(&user)).await;
+    }
+
+    /// The ids of `username`'s Keycloak sessions (each is a `sid`).
+    pub async fn session_ids(&self, username: &str) -> Vec<String> {
+        let id = self.user_id(username).await;
+        let sessions: Value = self
+            .send(self.http.get(format!("{}/users/{id}/sessions", self.base)))
+            .await
+            .json()
+            .await
+            .expect("sessions");
+        sessions.as_array().into_iter().flatten().filter_map(|s| s["id"].as_str().map(str::to_string)).collect()
+    }
+
     /// Ends one Keycloak user session (its id is the `sid` claim).
     pub async fn delete_session(&self, sid: &str) {
         self.send(self.http.delete(format!("{}/sessions/{sid}", self.base))).await;
