@@ -25,12 +25,13 @@ pub const LIFETIMES: Lifetimes = Lifetimes { max_age_s: 30 * 86_400, update_age_
 
 impl Lifetimes {
     /// `auth.session` for ROCKET_AUTH. The sweep interval is a day: the app's own sweeper
-    /// must not run during the sweep measurement. The session cache is off: with it, a
-    /// guarded request whose session is cached runs no statement, and what the figures
-    /// and targets measure is the request that runs the lookup.
-    pub fn session_setting(&self) -> String {
+    /// must not run during the sweep measurement. The session cache is off in the full
+    /// run: with it, a guarded request whose session is cached runs no statement, and what
+    /// its figures and targets measure is the request that runs the lookup. The
+    /// comparison and the revocation delay turn it on (the library's default).
+    pub fn session_setting(&self, cache: bool) -> String {
         format!(
-            "session={{max_age=\"{}\",update_age=\"{}\",activity_interval=\"{}\",sweep_interval=\"24h\",cache=false}}",
+            "session={{max_age=\"{}\",update_age=\"{}\",activity_interval=\"{}\",sweep_interval=\"24h\",cache={cache}}}",
             duration(self.max_age_s),
             duration(self.update_age_s),
             duration(self.activity_s)
@@ -59,6 +60,8 @@ pub struct AppConfig<'a> {
     pub port: u16,
     pub database_url: &'a str,
     pub pool: u32,
+    /// auth.session.cache
+    pub cache: bool,
     pub workers: Option<u32>,
     pub log_level: &'a str,
     /// Its stdout and stderr, appended.
@@ -90,7 +93,10 @@ impl App {
                 "ROCKET_DATABASES",
                 format!("{{auth={{url=\"{}\",max_connections={}}}}}", config.database_url, config.pool),
             )
-            .env("ROCKET_AUTH", format!("{{base_url=\"{url}\",development=true,{}}}", LIFETIMES.session_setting()))
+            .env(
+                "ROCKET_AUTH",
+                format!("{{base_url=\"{url}\",development=true,{}}}", LIFETIMES.session_setting(config.cache)),
+            )
             .env("LATCHKEY_LOG", config.log_level);
         match config.workers {
             Some(workers) => command.env("ROCKET_WORKERS", workers.to_string()),
@@ -155,9 +161,10 @@ mod tests {
     #[test]
     fn lifetimes_as_configuration() {
         assert_eq!(
-            LIFETIMES.session_setting(),
+            LIFETIMES.session_setting(false),
             r#"session={max_age="30d",update_age="1d",activity_interval="5m",sweep_interval="24h",cache=false}"#
         );
+        assert!(LIFETIMES.session_setting(true).ends_with(r#"sweep_interval="24h",cache=true}"#));
         assert_eq!(duration(90), "90s");
         assert_eq!(duration(0), "0s");
     }

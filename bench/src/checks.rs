@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use crate::database::{calls_between, total, Calls, Databases};
 use crate::error::{bail, log, Context, Result};
-
-/// The app's session cookie (plain http: no `__Host-` prefix).
-const COOKIE: &str = "latchkey_session";
+use crate::wrk::COOKIE;
 
 pub struct Http {
     client: reqwest::Client,
     base: String,
+    port: u16,
 }
 
 impl Http {
@@ -23,7 +22,11 @@ impl Http {
             .timeout(Duration::from_secs(10))
             .build()
             .context("building the HTTP client")?;
-        Ok(Http { client, base: format!("http://127.0.0.1:{port}") })
+        Ok(Http { client, base: format!("http://127.0.0.1:{port}"), port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn base(&self) -> &str {
@@ -53,6 +56,54 @@ impl Http {
         let body = response.text().await.with_context(|| format!("reading the answer to GET {path}"))?;
         Ok((status, body))
     }
+}
+
+impl Http {
+    /// The session's CSRF token, from /api/csrf.
+    pub async fn csrf_token(&self, token: &str) -> Result<String> {
+        let (status, body) = self.get("/api/csrf", token).await?;
+        if status != 200 {
+            bail!("GET /api/csrf with a seeded cookie answered {status}, not 200");
+        }
+        let json: serde_json::Value = serde_json::from_str(&body)
+            .with_context(|| format!("GET /api/csrf did not answer JSON: {}", excerpt(&body)))?;
+        json.get("csrf_token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .with_context(|| format!("GET /api/csrf has no csrf_token: {}", excerpt(&body)))
+    }
+
+    /// DELETE with a session cookie and its CSRF token, from this site's own origin (as a
+    /// browser's fetch sends it): the status.
+    pub async fn delete(&self, path: &str, token: &str, csrf_token: &str) -> Result<u16> {
+        let response = self
+            .client
+            .delete(self.url(path))
+            .header("Cookie", format!("{COOKIE}={token}"))
+            .header("Origin", &self.base)
+            .header("X-CSRF-Token", csrf_token)
+            .send()
+            .await
+            .with_context(|| format!("DELETE {path}"))?;
+        Ok(response.status().as_u16())
+    }
+}
+
+/// SQL statements per request over `n` single GETs of `path` with one cookie, each of
+/// which must be answered 200: the peers' count (theirs from PostgreSQL's statement log,
+/// this one from pg_stat_statements).
+pub async fn statements_per_request(http: &Http, db: &Databases, path: &str, token: &str, n: usize) -> Result<f64> {
+    let before = db.statement_calls().await?;
+    for _ in 0..n {
+        let (status, _) = http.get(path, token).await?;
+        if status != 200 {
+            bail!("GET {path} with a seeded cookie answered {status}, not 200");
+        }
+    }
+    // A write that falls due may finish after the answer: let it be counted.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let after = db.statement_calls().await?;
+    Ok(total(&calls_between(&before, &after)) as f64 / n.max(1) as f64)
 }
 
 /// What a single request must show besides its 200.

@@ -19,6 +19,9 @@ const ADMIN_DATABASE: &str = "latchkey";
 /// This program's own connections carry this name, so that the CPU figures of "the app's
 /// PostgreSQL backends" leave them out.
 const APPLICATION_NAME: &str = "latchkey-bench";
+/// The session cache's heartbeat, as pg_stat_statements keeps it (latchkey's
+/// `store/listener.rs`).
+const HEARTBEAT: &str = "SELECT pg_notify($1, $2)";
 
 /// latchkey's schema: the default one, which the app runs with.
 pub fn schema() -> latchkey::Schema {
@@ -114,10 +117,17 @@ impl Databases {
         if let Some(bench) = self.bench.take() {
             bench.close().await;
         }
-        sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&self.admin)
-            .await
-            .with_context(|| format!("dropping database {}", self.name))?;
+        let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Once more on a fresh connection if PostgreSQL restarted meanwhile (the tests
+        // restart it), which broke the pooled one.
+        if let Err(error) = sqlx::raw_sql(&drop).execute(&self.admin).await {
+            log!("dropping database {} failed ({error}); trying once more", self.name);
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            sqlx::raw_sql(&drop)
+                .execute(&self.admin)
+                .await
+                .with_context(|| format!("dropping database {}", self.name))?;
+        }
         Ok(())
     }
 
@@ -128,16 +138,19 @@ impl Databases {
         self.admin.close().await;
     }
 
-    /// Calls of the top-level statements run in the bench database so far, per statement.
-    /// Never reset: the tests count statements in the same cluster.
+    /// Calls of the top-level statements run in the bench database so far, per statement,
+    /// but for the session cache's heartbeat (which an app with the cache on sends four
+    /// times a second whatever its load: no request's statement). Never reset: the tests
+    /// count statements in the same cluster.
     pub async fn statement_calls(&self) -> Result<Calls> {
         let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT queryid, sum(calls)::bigint FROM pg_stat_statements
-              WHERE toplevel AND queryid IS NOT NULL
+              WHERE toplevel AND queryid IS NOT NULL AND query <> $2
                 AND dbid = (SELECT oid FROM pg_database WHERE datname = $1)
               GROUP BY queryid",
         )
         .bind(&self.name)
+        .bind(HEARTBEAT)
         .fetch_all(&self.admin)
         .await
         .context("reading pg_stat_statements")?;

@@ -1,6 +1,7 @@
-//! latchkey's benchmark (`scripts/bench`, `scripts/bench --smoke`; `--help` for the
-//! settings). It drives the reference app with wrk and its lookup statement with
-//! pgbench, and prints the figures BENCHMARKS.md reports.
+//! latchkey's benchmark (`scripts/bench`, `scripts/bench --smoke`, `scripts/bench
+//! --compare`; `--help` for the settings). It drives the reference app with wrk and its
+//! lookup statement with pgbench, measures it beside its peers, and prints the figures
+//! BENCHMARKS.md reports.
 //!
 //! Whatever ends a run (its end, an error, Ctrl-C or SIGTERM), the processes it started
 //! are stopped, the bench database is dropped and services it started are stopped again.
@@ -9,13 +10,16 @@
 
 mod app;
 mod checks;
+mod comparison;
 mod database;
 mod error;
 mod lookup;
 mod measure;
+mod peers;
 mod pgbench;
 mod process;
 mod report;
+mod revocation;
 mod run;
 mod seed;
 mod settings;

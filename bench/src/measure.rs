@@ -2,14 +2,13 @@
 //! pg_stat_statements, and the CPU per request of the app, of its PostgreSQL backends and
 //! of wrk, from clock ticks.
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::app::App;
 use crate::database::{calls_between, total, Databases};
 use crate::error::{log, Result};
 use crate::system;
-use crate::wrk::{Figures, Load, Wrk};
+use crate::wrk::{Cookies, Figures, Load, Wrk};
 
 /// CPU per request, µs, and how busy the whole machine was (cores).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,7 +100,7 @@ pub struct Bench<'a> {
 impl Bench<'_> {
     /// A run of wrk on the same cookies before a measured one, in which every status
     /// other than 200 fails the run.
-    pub async fn warm_up(&self, path: &str, cookies: &Path, connections: u32) -> Result<()> {
+    pub async fn warm_up(&self, path: &str, cookies: Cookies<'_>, connections: u32) -> Result<()> {
         if self.warmup_s == 0 {
             return Ok(());
         }
@@ -110,7 +109,7 @@ impl Bench<'_> {
     }
 
     /// One measured run of `path` with `connections` connections.
-    pub async fn run(&self, path: &str, cookies: &Path, connections: u32, label: &str) -> Result<Measured> {
+    pub async fn run(&self, path: &str, cookies: Cookies<'_>, connections: u32, label: &str) -> Result<Measured> {
         self.app.empty_log()?;
         let calls_before = self.db.statement_calls().await?;
         let backends = self.db.app_backends().await?;

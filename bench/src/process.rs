@@ -1,5 +1,5 @@
 //! Processes this program starts (the app, wrk, pgbench, cargo, apt-get, the services
-//! script): each is owned by one `Child` value, signalled by its PID only, and stopped
+//! script, the peers' run.sh): each is owned by one `Child` value, signalled by its PID only, and stopped
 //! when that value is dropped, so that an error or Ctrl-C anywhere leaves none behind.
 
 use std::fs::File;
@@ -37,6 +37,13 @@ impl Child {
             .with_context(|| format!("opening {}", output.display()))?;
         let copy = file.try_clone().with_context(|| format!("opening {}", output.display()))?;
         Child::start(name, command.stdin(Stdio::null()).stdout(file).stderr(copy))
+    }
+
+    /// Starts `command` with its stdout written to `stdout` and its stderr to `stderr`
+    /// (both created afresh): a peer's run.sh, whose stdout is its summary.
+    pub fn spawn_split(name: &str, command: &mut Command, stdout: &Path, stderr: &Path) -> Result<Child> {
+        let create = |path: &Path| File::create(path).with_context(|| format!("creating {}", path.display()));
+        Child::start(name, command.stdin(Stdio::null()).stdout(create(stdout)?).stderr(create(stderr)?))
     }
 
     fn start(name: &str, command: &mut Command) -> Result<Child> {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use crate::measure::Measured;
 use crate::pgbench::Throughput;
+use crate::revocation::Revocation;
 use crate::settings::Settings;
 use crate::system;
 use crate::wrk::Figures;
@@ -71,6 +72,7 @@ pub struct Report<'a> {
     /// The app's auth.session.activity_interval, as configured.
     pub activity_interval: String,
     pub explain: Vec<String>,
+    pub revocation: Option<Revocation>,
     pub sweep: Option<Sweep>,
     pub build_s: u64,
     pub bench_s: u64,
@@ -79,7 +81,7 @@ pub struct Report<'a> {
 
 /// A figure as printed with `digits` decimals, as a number: targets are judged on what
 /// the report shows.
-fn shown(value: f64, digits: usize) -> f64 {
+pub fn shown(value: f64, digits: usize) -> f64 {
     format!("{value:.digits$}").parse().unwrap_or(value)
 }
 
@@ -91,7 +93,7 @@ fn statements(run: &Measured) -> String {
     }
 }
 
-fn verdict(met: bool) -> &'static str {
+pub fn verdict(met: bool) -> &'static str {
     if met {
         "met"
     } else {
@@ -217,6 +219,13 @@ impl Report<'_> {
             line(format!("  {plan}"));
         }
 
+        if let Some(revocation) = &self.revocation {
+            line(String::new());
+            let mut section = String::new();
+            revocation.render(&mut section);
+            line(section.trim_end().to_string());
+        }
+
         let sweep_ratio = self
             .sweep
             .as_ref()
@@ -273,6 +282,9 @@ impl Report<'_> {
         if let Some(ratio) = sweep_ratio {
             let ratio = shown(ratio, 2);
             line(format!("  p99 during a sweep ≤ 2× before: {} ({ratio:.2}×)", verdict(ratio <= 2.0)));
+        }
+        if let Some(revocation) = &self.revocation {
+            line(format!("  {}", revocation.target()));
         }
         line(String::new());
         line(format!("  build {} s; benchmark {} s; whole run {} s", self.build_s, self.bench_s, self.whole_s));

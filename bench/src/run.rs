@@ -1,6 +1,9 @@
 //! The run, in order: tools, services and build; the bench database; then for each size
 //! the exact checks and GET /, with the headline figures at the base size; the plan; the
-//! sweeper; the report. And the clean-up that follows it however it ended.
+//! revocation delay; the sweeper; the report. Or, with `--compare`, the comparison with
+//! the peers (compare.rs). And the clean-up that follows either however it ended.
+
+mod compare;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,11 +16,12 @@ use crate::lookup::{self, Lookup};
 use crate::measure::{self, Measured};
 use crate::pgbench::Pgbench;
 use crate::report::{Base, Growth, Pages, PoolRun, Report, Sweep};
+use crate::revocation::{self, Revocation};
 use crate::seed;
 use crate::settings::Settings;
 use crate::setup;
 use crate::system;
-use crate::wrk::{self, Load, Wrk};
+use crate::wrk::{self, Cookies, Load, Wrk};
 
 /// Single requests per exact check of / and /api/session, and of each sessions page.
 const EXACT_REQUESTS: usize = 25;
@@ -26,6 +30,11 @@ const EXACT_PAGE_REQUESTS: usize = 3;
 const GUARDED_STATEMENTS: i64 = 1;
 /// A sessions page runs the lookup and the listing.
 const PAGE_STATEMENTS: i64 = 2;
+/// The pool of each instance of the revocation delay: single requests, one at a time.
+const REVOCATION_POOL: u32 = 4;
+/// The logs of the apps this program starts, in its scratch folder: the measured app,
+/// and the revocation delay's instances A and B.
+const APP_LOGS: [&str; 3] = ["app.log", "app-a.log", "app-b.log"];
 
 /// The app's lookup, and pgbench set up to run it.
 struct Found {
@@ -85,29 +94,40 @@ impl Bench {
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.join("app.log")
+        self.dir.join(APP_LOGS[0])
     }
 
-    /// (Re)starts the app with a pool of `pool` connections.
-    async fn start_app(&mut self, pool: u32) -> Result<()> {
-        if let Some(app) = self.app.take() {
-            app.stop().await?;
+    /// (Re)starts the measured app with a pool of `pool` connections, its session cache
+    /// on or off.
+    async fn start_app(&mut self, pool: u32, cache: bool) -> Result<()> {
+        self.stop_app().await?;
+        let app = self.launch(&self.http, pool, cache, &self.log_path()).await?;
+        self.app = Some(app);
+        Ok(())
+    }
+
+    async fn stop_app(&mut self) -> Result<()> {
+        match self.app.take() {
+            Some(app) => app.stop().await,
+            None => Ok(()),
         }
-        let binary = self.binary.clone().context("the app has not been built")?;
-        let log = self.log_path();
-        let db = self.db()?;
+    }
+
+    /// Starts an instance of the app on the port of `http`, logging to `log`.
+    async fn launch(&self, http: &Http, pool: u32, cache: bool, log: &Path) -> Result<App> {
+        let binary = self.binary.as_deref().context("the app has not been built")?;
         let config = AppConfig {
-            binary: &binary,
+            binary,
             root: &self.root,
-            port: self.settings.port,
-            database_url: &db.url,
+            port: http.port(),
+            database_url: &self.db()?.url,
             pool,
+            cache,
             workers: self.settings.workers,
             log_level: &self.settings.log,
-            log: &log,
+            log,
         };
-        self.app = Some(App::start(&config, &self.http).await?);
-        Ok(())
+        App::start(&config, http).await
     }
 
     fn cookie_file(&self, name: &str, cookies: &[String]) -> Result<PathBuf> {
@@ -117,6 +137,9 @@ impl Bench {
     }
 
     pub async fn run(&mut self) -> Result<()> {
+        if self.settings.compare {
+            return self.compare().await;
+        }
         let s = self.settings.clone();
         log!(
             "mode: {}; sizes {}; base {}; {}s runs; {} connections; pool {}; workers {}",
@@ -148,6 +171,8 @@ impl Bench {
         let explain = lookup.explain(&mut connection, &token_hash, &LIFETIMES).await?;
         drop(connection);
 
+        let revocation = if s.revocations > 0 { Some(self.revocation_delay().await?) } else { None };
+
         let sweep = if s.sweep_rows > 0 { Some(self.sweep(&wrk, ticks_per_s, lookup.queryid).await?) } else { None };
         let rss_final_mib = self.app()?.peak_rss_mib()?;
         let sweep = sweep.map(|sweep| Sweep { rss_final_mib, ..sweep });
@@ -177,6 +202,7 @@ impl Bench {
             ),
             activity_interval: LIFETIMES.activity_interval(),
             explain,
+            revocation,
             sweep,
             build_s,
             bench_s: bench_started.elapsed().as_secs(),
@@ -189,10 +215,14 @@ impl Bench {
     /// Tools, services, a free port, the app's build (timed: the seconds are returned)
     /// and the disk space the largest table needs.
     async fn prepare(&mut self) -> Result<u64> {
-        setup::install_tools().await?;
+        let s = &self.settings;
+        setup::install_tools(s.compare && s.peers.is_some()).await?;
         setup::services(&self.root, &["up"]).await?;
-        if self.http.status("/").await.is_some() {
-            bail!("something already answers on {}; set BENCH_PORT to a free port", self.http.base());
+        for port in [s.port, s.port + 1, s.port + 2] {
+            let http = Http::new(port)?;
+            if http.status("/").await.is_some() {
+                bail!("something already answers on {}; set BENCH_PORT to a port free with the next two", http.base());
+            }
         }
         let build = Instant::now();
         let release = !self.settings.smoke;
@@ -214,7 +244,7 @@ impl Bench {
         self.db = Some(db);
         created?;
         seed::create_token_function(self.db()?.bench()?).await?;
-        self.start_app(self.settings.pool).await?;
+        self.start_app(self.settings.pool, false).await?;
         let s = &self.settings;
         let t = Instant::now();
         seed::people(self.db()?.bench()?, s.users).await?;
@@ -248,13 +278,15 @@ impl Bench {
             let cookie_file = self.cookie_file("cookies.txt", &cookies)?;
             last_cookie = cookies.first().cloned();
 
-            self.measuring(wrk, ticks_per_s, None)?.warm_up("/", &cookie_file, s.connections).await?;
+            self.measuring(wrk, ticks_per_s, None)?.warm_up("/", Cookies::Cycle(&cookie_file), s.connections).await?;
             if found.is_none() {
                 found = Some(self.find_lookup(&cookies).await?);
             }
             let lookup = found.as_ref().context("the lookup was not found")?;
             let bench = self.measuring(wrk, ticks_per_s, Some(lookup.lookup.queryid))?;
-            let home = bench.run("/", &cookie_file, s.connections, &format!("GET / ({size} sessions)")).await?;
+            let home = bench
+                .run("/", Cookies::Cycle(&cookie_file), s.connections, &format!("GET / ({size} sessions)"))
+                .await?;
             growth.push(Growth { size, seed_s, run: home });
             if size == s.base {
                 base = Some(self.base_figures(wrk, ticks_per_s, size, &cookie_file, home, lookup).await?);
@@ -284,13 +316,18 @@ impl Bench {
         let low = match s.low_connections {
             Some(connections) => {
                 let label = format!("GET / at {connections} connections");
-                Some((connections, bench.run("/", cookie_file, connections, &label).await?))
+                Some((connections, bench.run("/", Cookies::Cycle(cookie_file), connections, &label).await?))
             }
             None => None,
         };
-        bench.warm_up("/api/session", cookie_file, s.connections).await?;
+        bench.warm_up("/api/session", Cookies::Cycle(cookie_file), s.connections).await?;
         let api = bench
-            .run("/api/session", cookie_file, s.connections, &format!("GET /api/session ({size} sessions)"))
+            .run(
+                "/api/session",
+                Cookies::Cycle(cookie_file),
+                s.connections,
+                &format!("GET /api/session ({size} sessions)"),
+            )
             .await?;
         let rss_mib = self.app()?.peak_rss_mib()?;
         let pgbench = found.pgbench.run(size, s.tokens, s.pool, s.duration_s).await?;
@@ -299,16 +336,17 @@ impl Bench {
 
         let mut pools = Vec::new();
         for &pool in &s.pools {
-            self.start_app(pool).await?;
+            self.start_app(pool, false).await?;
             let bench = self.measuring(wrk, ticks_per_s, Some(found.lookup.queryid))?;
-            bench.warm_up("/", cookie_file, s.connections).await?;
-            let run = bench.run("/", cookie_file, s.connections, &format!("GET / (pool {pool})")).await?;
+            bench.warm_up("/", Cookies::Cycle(cookie_file), s.connections).await?;
+            let run =
+                bench.run("/", Cookies::Cycle(cookie_file), s.connections, &format!("GET / (pool {pool})")).await?;
             let rss_mib = self.app()?.peak_rss_mib()?;
             let pgbench = found.pgbench.run(size, s.tokens, pool, s.duration_s).await?;
             pools.push(PoolRun { pool, run, rss_mib, pgbench });
         }
         if !s.pools.is_empty() {
-            self.start_app(s.pool).await?;
+            self.start_app(s.pool, false).await?;
         }
         Ok(Base { home, low, api, rss_mib, pgbench, pages, rss_page_mib, pools })
     }
@@ -341,11 +379,13 @@ impl Bench {
             let expect = Expect::Rows(rows);
             checks::exact(&self.http, self.db()?, path, &cookies, EXACT_PAGE_REQUESTS, PAGE_STATEMENTS, expect).await?;
         }
-        bench.warm_up("/sessions", &file, s.connections).await?;
+        bench.warm_up("/sessions", Cookies::Cycle(&file), s.connections).await?;
         let label = format!("GET /sessions (page 1 of {last_page})");
-        let first = bench.run("/sessions", &file, s.connections, &label).await?;
-        bench.warm_up(&last_path, &file, s.connections).await?;
-        let last = bench.run(&last_path, &file, s.connections, &format!("GET {last_path} (the last page)")).await?;
+        let first = bench.run("/sessions", Cookies::Cycle(&file), s.connections, &label).await?;
+        bench.warm_up(&last_path, Cookies::Cycle(&file), s.connections).await?;
+        let last = bench
+            .run(&last_path, Cookies::Cycle(&file), s.connections, &format!("GET {last_path} (the last page)"))
+            .await?;
         Ok(Pages { per_page: paging.per_page, last_page, statements: PAGE_STATEMENTS, first, last })
     }
 
@@ -389,6 +429,33 @@ impl Bench {
         Ok(Found { lookup, pgbench })
     }
 
+    /// Two more instances of the app on the next two ports, with the session cache on (the
+    /// measured app, if running, stays as it is): BENCH_REVOCATIONS sessions of a person of
+    /// their own revoked through A while B has them cached (see revocation.rs).
+    async fn revocation_delay(&self) -> Result<Revocation> {
+        let s = &self.settings;
+        let pool = self.db()?.bench()?;
+        seed::revoked_person(pool, s.revocations + 1).await?;
+        let sessions = seed::revoked_person_sessions(pool, s.revocations + 1).await?;
+        let ((revoker, _), victims) = sessions.split_first().context("no sessions were seeded to revoke")?;
+        let (http_a, http_b) = (Http::new(s.port + 1)?, Http::new(s.port + 2)?);
+        let a = self.launch(&http_a, REVOCATION_POOL, true, &self.dir.join(APP_LOGS[1])).await?;
+        let b = self.launch(&http_b, REVOCATION_POOL, true, &self.dir.join(APP_LOGS[2])).await?;
+        log!(
+            "instances A ({}) and B ({}) up, cache on; {} sessions to revoke",
+            http_a.base(),
+            http_b.base(),
+            victims.len()
+        );
+        let measured = revocation::measure(&http_a, &http_b, self.db()?, revoker, victims).await;
+        // Both are stopped whatever the measurement gave (and by their drop on an error here).
+        let (stopped_a, stopped_b) = (a.stop().await, b.stop().await);
+        let measured = measured?;
+        stopped_a?;
+        stopped_b?;
+        Ok(measured)
+    }
+
     /// Expired sessions interleaved with as many live ones, one sweep with the library's
     /// `sweep_once` while wrk drives GET /; wrk is stopped as soon as the sweep returns, so
     /// that the "during" figures cover the sweep only.
@@ -408,10 +475,16 @@ impl Bench {
         let cookies = seed::cookies_live_odd(pool, s.sweep_rows, s.tokens).await?;
         let cookie_file = self.cookie_file("cookies.txt", &cookies)?;
         let bench = self.measuring(wrk, ticks_per_s, Some(lookup))?;
-        bench.warm_up("/", &cookie_file, s.connections).await?;
-        let before = bench.run("/", &cookie_file, s.connections, "GET / before the sweep").await?;
+        bench.warm_up("/", Cookies::Cycle(&cookie_file), s.connections).await?;
+        let before = bench.run("/", Cookies::Cycle(&cookie_file), s.connections, "GET / before the sweep").await?;
 
-        let load = Load { path: "/", cookies: &cookie_file, seconds: 3600, connections: s.connections, check: true };
+        let load = Load {
+            path: "/",
+            cookies: Cookies::Cycle(&cookie_file),
+            seconds: 3600,
+            connections: s.connections,
+            check: true,
+        };
         let running = wrk.start(&load)?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let started = Instant::now();
@@ -459,11 +532,13 @@ impl Bench {
             db.close().await;
         }
         if failed {
-            let tail = app::log_tail(&self.log_path(), 20);
-            if !tail.is_empty() {
-                log!("last lines of the app's log (request lines left out):");
-                for line in tail {
-                    eprintln!("{line}");
+            for name in APP_LOGS {
+                let tail = app::log_tail(&self.dir.join(name), 20);
+                if !tail.is_empty() {
+                    log!("last lines of {name}, the log of an app this run started (request lines left out):");
+                    for line in tail {
+                        eprintln!("{line}");
+                    }
                 }
             }
         }

@@ -8,9 +8,15 @@ use sqlx::PgPool;
 use crate::database::qualified;
 use crate::error::{Context, Result};
 
+/// The person whose sessions page is measured (and whose cookie `--compare` sends).
+pub const PAGE_PERSON_NAME: &str = "Bench Page User";
+pub const PAGE_PERSON_EMAIL: &str = "bench-page-user@example.com";
 /// Session numbers of the person whose sessions page is measured start above this, far
 /// from any size the table is seeded to.
 const PAGE_PERSON_FIRST: i64 = 1_000_000_000_000;
+/// Session numbers of the person whose sessions are revoked for the revocation delay
+/// start above this.
+const REVOKED_PERSON_FIRST: i64 = 2_000_000_000_000;
 /// Sessions go in by statements of at most this many rows.
 const CHUNK: i64 = 1_000_000;
 
@@ -46,8 +52,10 @@ pub async fn people(db: &PgPool, users: u64) -> Result<()> {
     .context("seeding people")?;
     sqlx::query(&qualified(
         "INSERT INTO {schema}.users (id, name, email, email_verified)
-         VALUES (md5('bench-page-user')::uuid, 'Bench Page User', 'bench-page-user@example.com', now())",
+         VALUES (md5('bench-page-user')::uuid, $1, $2, now())",
     ))
+    .bind(PAGE_PERSON_NAME)
+    .bind(PAGE_PERSON_EMAIL)
     .execute(db)
     .await
     .context("seeding the page person")?;
@@ -121,6 +129,53 @@ pub async fn page_person(db: &PgPool, sessions: u64) -> Result<()> {
     Ok(())
 }
 
+/// The revocation delay's person and their `sessions` sessions, numbered from
+/// REVOKED_PERSON_FIRST + 1: just extended and just seen, so that no request writes to
+/// them (a write would announce a change, and empty the caches, by itself).
+pub async fn revoked_person(db: &PgPool, sessions: u64) -> Result<()> {
+    sqlx::query(&qualified(
+        "INSERT INTO {schema}.users (id, name, email, email_verified)
+         VALUES (md5('bench-revoked-user')::uuid, 'Bench Revoked User', 'bench-revoked-user@example.com', now())",
+    ))
+    .execute(db)
+    .await
+    .context("seeding the revocation delay's person")?;
+    sqlx::query(&qualified(
+        "INSERT INTO {schema}.sessions (token_hash, user_id, expires_at, absolute_expires_at, created_at,
+                                        last_seen_at, user_agent, ip, provider, idp_sid)
+         SELECT sha256(convert_to(public.bench_token(n), 'UTF8')), md5('bench-revoked-user')::uuid,
+                now() + interval '30 days', now() + interval '60 days', now(), now(),
+                'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
+                ('198.51.100.' || n % 250)::inet, 'keycloak', md5('sid-' || n)::uuid::text
+           FROM generate_series($1 + 1, $1 + $2) AS n",
+    ))
+    .bind(REVOKED_PERSON_FIRST)
+    .bind(count(sessions)?)
+    .execute(db)
+    .await
+    .context("seeding the revocation delay's sessions")?;
+    Ok(())
+}
+
+/// The revocation delay person's sessions as (cookie, session id), in the order seeded.
+pub async fn revoked_person_sessions(db: &PgPool, sessions: u64) -> Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(&qualified(
+        "SELECT public.bench_token(n), s.id::text
+           FROM generate_series($1 + 1, $1 + $2) AS n
+           JOIN {schema}.sessions s ON s.token_hash = sha256(convert_to(public.bench_token(n), 'UTF8'))
+          ORDER BY n",
+    ))
+    .bind(REVOKED_PERSON_FIRST)
+    .bind(count(sessions)?)
+    .fetch_all(db)
+    .await
+    .context("listing the revocation delay's sessions")?;
+    if rows.len() as u64 != sessions {
+        crate::error::bail!("found {} of the revocation delay's {sessions} sessions", rows.len());
+    }
+    Ok(rows)
+}
+
 pub async fn delete_all_sessions(db: &PgPool) -> Result<()> {
     sqlx::raw_sql(&qualified("TRUNCATE {schema}.sessions")).execute(db).await.context("emptying sessions")?;
     Ok(())
@@ -132,6 +187,20 @@ pub async fn session_counts(db: &PgPool) -> Result<(i64, i64)> {
         .fetch_one(db)
         .await
         .context("counting sessions")
+}
+
+/// Sessions 1..=last as seen just now, so that no request writes to them for the next
+/// activity interval (run while no app listens: the trigger's notices go nowhere).
+pub async fn mark_seen(db: &PgPool, last: u64) -> Result<()> {
+    sqlx::query(&qualified(
+        "UPDATE {schema}.sessions SET last_seen_at = now()
+          WHERE token_hash IN (SELECT sha256(convert_to(public.bench_token(n), 'UTF8')) FROM generate_series(1, $1) AS n)",
+    ))
+    .bind(count(last)?)
+    .execute(db)
+    .await
+    .context("marking sessions as seen")?;
+    Ok(())
 }
 
 /// `tokens` cookies spread evenly over sessions 1..=size (all live), or all of them when

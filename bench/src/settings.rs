@@ -1,6 +1,8 @@
 //! What a run does: `--smoke` and the `BENCH_*` environment variables, checked before
 //! anything is started.
 
+use std::path::PathBuf;
+
 use crate::error::{bail, Context, Result};
 
 pub const HELP: &str = "\
@@ -11,6 +13,9 @@ database, driven by wrk with seeded session cookies.
   scripts/bench --smoke    tiny sizes and 2-second runs of the debug build: checks that
                            everything works (exits non-zero when it does not), never
                            judges speed
+  scripts/bench --compare  latchkey beside the peers of BENCH_PEERS (axum-login, Auth.js),
+                           in the same sitting and by their protocol, then the revocation
+                           delay between two instances (with --smoke: 2-second runs)
 
 What it measures, in order:
   1. correctness: seeded cookies get 200 on / and /api/session, with exactly one SQL
@@ -20,8 +25,19 @@ What it measures, in order:
      per request, the app's peak RSS, pgbench running the app's own lookup statement as
      pg_stat_statements recorded it (the ceiling), the pool sizes of BENCH_POOLS, and
      GET /sessions of a person with BENCH_PAGE_SESSIONS sessions;
-  4. the sweeper: BENCH_SWEEP_ROWS expired among as many live sessions, one sweep
+  4. the revocation delay: two instances with the session cache on, BENCH_REVOCATIONS
+     sessions warmed into B's cache and revoked through A (DELETE /api/sessions/<id>);
+     how long until B answers 401;
+  5. the sweeper: BENCH_SWEEP_ROWS expired among as many live sessions, one sweep
      (the library's sweep_once, in this program) while wrk drives /.
+
+What --compare measures instead, by the peers' protocol (../shared/peers/README.md):
+one person with BENCH_PAGE_SESSIONS sessions and one cookie, wrk -tBENCH_THREADS
+-cBENCH_CONNECTIONS -dBENCH_DURATION --latency after BENCH_WARMUP s, peak RSS (VmHWM),
+SQL statements per guarded request over 50 single requests; latchkey with the session
+cache on (the library's default) and off, then with BENCH_TOKENS distinct cookies (cache
+on and off), each peer through its own run.sh in a copy of its folder, and the
+revocation delay. It prints the table, the ratios and issue 15's targets.
 
 Settings (environment):
   BENCH_SIZES=\"10000 1000000 10000000\"  session counts, seeded incrementally
@@ -43,17 +59,25 @@ Settings (environment):
   BENCH_SWEEP_BATCH=1000    the sweeper's batch size (auth.session.sweep_batch_size)
   BENCH_DB=latchkey_bench   dropped and recreated on every run, dropped at the end
   BENCH_KEEP_DB=1           keep it at the end (to look at plans with psql)
-  BENCH_PORT=8099           the app's port
+  BENCH_PORT=8099           the app's port (the two instances of the revocation delay
+                            take the next two)
+  BENCH_REVOCATIONS=200     sessions revoked for the revocation delay (0: not measured)
+  BENCH_PEERS=../shared/peers  the peers' folder for --compare, relative to the repository
+                            (read-only: each peer is copied to a scratch folder and run
+                            there); empty: latchkey alone
   BENCH_SMOKE=1             the same as --smoke
+  BENCH_COMPARE=1           the same as --compare
 
 Smoke defaults: BENCH_SIZES=\"1000 3000\", BENCH_DURATION=2, BENCH_WARMUP=1, BENCH_USERS=200,
-BENCH_TOKENS=500, BENCH_POOLS=\"\", BENCH_SWEEP_ROWS=2000.
+BENCH_TOKENS=500, BENCH_POOLS=\"\", BENCH_SWEEP_ROWS=2000, BENCH_REVOCATIONS=50.
+Compare defaults (the peers' protocol): BENCH_DURATION=20, BENCH_WARMUP=5 (with --smoke
+2 and 1).
 
 The program is bench/ in the repository (the crate latchkey-bench); scripts/bench runs
 it, in the release profile for a full run and the debug profile for --smoke.
 ";
 
-pub const USAGE: &str = "usage: scripts/bench [--smoke]";
+pub const USAGE: &str = "usage: scripts/bench [--smoke] [--compare]";
 
 /// What the command line asked for.
 #[derive(Debug)]
@@ -72,6 +96,8 @@ pub enum Refusal {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub smoke: bool,
+    /// latchkey beside the peers, by their protocol, instead of the full run.
+    pub compare: bool,
     /// Ascending, without repeats.
     pub sizes: Vec<u64>,
     /// The size the headline figures are taken at: one of `sizes`.
@@ -92,6 +118,11 @@ pub struct Settings {
     pub page_sessions: u64,
     pub sweep_rows: u64,
     pub sweep_batch: u32,
+    /// Sessions revoked for the revocation delay; 0: not measured.
+    pub revocations: u64,
+    /// The peers' folder (relative to the repository unless absolute); None: latchkey
+    /// alone.
+    pub peers: Option<PathBuf>,
     pub database: String,
     pub keep_database: bool,
     pub port: u16,
@@ -107,10 +138,11 @@ impl Settings {
     }
 
     pub fn mode(&self) -> &'static str {
-        if self.smoke {
-            "smoke"
-        } else {
-            "full"
+        match (self.smoke, self.compare) {
+            (false, false) => "full",
+            (true, false) => "smoke",
+            (false, true) => "compare",
+            (true, true) => "smoke compare",
         }
     }
 }
@@ -118,26 +150,31 @@ impl Settings {
 /// Reads the arguments and the environment (`env` looks a variable up).
 pub fn parse(args: impl IntoIterator<Item = String>, env: impl Fn(&str) -> Option<String>) -> Result<Command, Refusal> {
     let mut smoke = env("BENCH_SMOKE").as_deref() == Some("1");
+    let mut compare = env("BENCH_COMPARE").as_deref() == Some("1");
     for arg in args {
         match arg.as_str() {
             "--smoke" => smoke = true,
+            "--compare" => compare = true,
             "-h" | "--help" => return Ok(Command::Help),
             _ => return Err(Refusal::Usage(format!("unknown argument '{arg}'"))),
         }
     }
-    from_env(smoke, &env).map(|settings| Command::Run(Box::new(settings))).map_err(Refusal::Invalid)
+    from_env(smoke, compare, &env).map(|settings| Command::Run(Box::new(settings))).map_err(Refusal::Invalid)
 }
 
-fn from_env(smoke: bool, env: &impl Fn(&str) -> Option<String>) -> Result<Settings> {
+fn from_env(smoke: bool, compare: bool, env: &impl Fn(&str) -> Option<String>) -> Result<Settings> {
     // Two kinds of default, as a shell's ${X:-default} and ${X-default}: most settings
     // take the default when empty; a few lists and options mean "none" when set empty.
     let or = |name: &str, default: &str| env(name).filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string());
     let or_unset = |name: &str, default: &str| env(name).unwrap_or_else(|| default.to_string());
-    let (sizes, duration, warmup, users, tokens, pools, sweep_rows) = if smoke {
-        ("1000 3000", "2", "1", "200", "500", or("BENCH_POOLS", ""), "2000")
+    let (sizes, duration, warmup, users, tokens, pools, sweep_rows, revocations) = if smoke {
+        ("1000 3000", "2", "1", "200", "500", or("BENCH_POOLS", ""), "2000", "50")
     } else {
-        ("10000 1000000 10000000", "30", "5", "100000", "10000", or_unset("BENCH_POOLS", "8 16 32"), "1000000")
+        ("10000 1000000 10000000", "30", "5", "100000", "10000", or_unset("BENCH_POOLS", "8 16 32"), "1000000", "200")
     };
+    // The peers' protocol: 20-second runs after 5 seconds of warm-up.
+    let duration = if compare && !smoke { "20" } else { duration };
+    let peers = Some(or_unset("BENCH_PEERS", "../shared/peers")).filter(|path| !path.is_empty()).map(PathBuf::from);
 
     let mut sizes = positive_list::<u64>("BENCH_SIZES", &or("BENCH_SIZES", sizes))?;
     sizes.sort_unstable();
@@ -173,8 +210,14 @@ fn from_env(smoke: bool, env: &impl Fn(&str) -> Option<String>) -> Result<Settin
         bail!("BENCH_DB must not be the dev database");
     }
 
+    let port: u16 = positive("BENCH_PORT", &or("BENCH_PORT", "8099"))?;
+    if port > u16::MAX - 2 {
+        bail!("BENCH_PORT must leave the next two ports for the revocation delay's instances");
+    }
+
     Ok(Settings {
         smoke,
+        compare,
         base,
         duration_s: positive("BENCH_DURATION", &or("BENCH_DURATION", duration))?,
         warmup_s: whole("BENCH_WARMUP", &or("BENCH_WARMUP", warmup))?,
@@ -191,9 +234,11 @@ fn from_env(smoke: bool, env: &impl Fn(&str) -> Option<String>) -> Result<Settin
         page_sessions: positive("BENCH_PAGE_SESSIONS", &or("BENCH_PAGE_SESSIONS", "1000"))?,
         sweep_rows: whole("BENCH_SWEEP_ROWS", &or("BENCH_SWEEP_ROWS", sweep_rows))?,
         sweep_batch: positive("BENCH_SWEEP_BATCH", &or("BENCH_SWEEP_BATCH", "1000"))?,
+        revocations: whole("BENCH_REVOCATIONS", &or("BENCH_REVOCATIONS", revocations))?,
+        peers,
         keep_database: env("BENCH_KEEP_DB").as_deref() == Some("1"),
         database,
-        port: positive("BENCH_PORT", &or("BENCH_PORT", "8099"))?,
+        port,
         sizes,
     })
 }
@@ -252,6 +297,26 @@ mod tests {
         assert_eq!(s.workers, None);
         assert_eq!(s.database, "latchkey_bench");
         assert_eq!(s.port, 8099);
+        assert!(!s.compare);
+        assert_eq!(s.revocations, 200);
+        assert_eq!(s.peers, Some(PathBuf::from("../shared/peers")));
+        assert_eq!(s.mode(), "full");
+    }
+
+    #[test]
+    fn compare_by_flag_or_variable_with_the_peers_protocol() {
+        for s in [run(&["--compare"], &[]), run(&[], &[("BENCH_COMPARE", "1")])] {
+            assert!(s.compare && !s.smoke);
+            assert_eq!((s.duration_s, s.warmup_s, s.connections, s.threads), (20, 5, 64, 2));
+            assert_eq!((s.page_sessions, s.tokens), (1000, 10_000));
+            assert_eq!(s.mode(), "compare");
+        }
+        let s = run(&["--compare", "--smoke"], &[]);
+        assert_eq!((s.duration_s, s.warmup_s, s.revocations), (2, 1, 50));
+        assert_eq!(s.mode(), "smoke compare");
+        let s = run(&["--compare"], &[("BENCH_DURATION", "3"), ("BENCH_PEERS", "")]);
+        assert_eq!(s.duration_s, 3);
+        assert_eq!(s.peers, None);
     }
 
     #[test]
@@ -300,6 +365,8 @@ mod tests {
             ("BENCH_DB", "latchkey"),
             ("BENCH_DB", "Bench"),
             ("BENCH_PORT", "70000"),
+            ("BENCH_PORT", "65534"),
+            ("BENCH_REVOCATIONS", "-1"),
             ("BENCH_SSLMODE", "maybe"),
         ] {
             assert!(matches!(settings(&[], &[(name, value)]), Err(Refusal::Invalid(_))), "{name}={value}");

@@ -1,15 +1,20 @@
-//! What a run needs before it measures: wrk and pgbench (apt), PostgreSQL and Keycloak
-//! (`scripts/services`), and the app's binary (cargo).
+//! What a run needs before it measures: wrk and pgbench (apt), Node.js for `--compare`'s
+//! Auth.js peer (apt), PostgreSQL and Keycloak (`scripts/services`), and the app's binary
+//! (cargo).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{bail, log, Result};
+use crate::error::{bail, log, Context, Result};
 use crate::process;
 use crate::system;
 
-/// Installs wrk and pgbench with apt when either is missing.
-pub async fn install_tools() -> Result<()> {
+/// The oldest Node.js the Auth.js peer runs on (its run.sh refuses older ones).
+const NODE_MAJOR: u32 = 20;
+
+/// Installs wrk and pgbench with apt when either is missing, and Node.js with npm when
+/// `node` is asked for (the Auth.js peer of `--compare`) and missing.
+pub async fn install_tools(node: bool) -> Result<()> {
     let mut missing = Vec::new();
     if !system::on_path("wrk") {
         missing.push("wrk");
@@ -17,18 +22,44 @@ pub async fn install_tools() -> Result<()> {
     if !system::on_path("pgbench") {
         missing.push("postgresql-contrib");
     }
-    if missing.is_empty() {
-        return Ok(());
+    if node && !system::on_path("node") {
+        missing.extend(["nodejs", "npm"]);
     }
-    log!("installing {} with apt", missing.join(" "));
-    process::run("apt-get update", &mut as_root(&["apt-get", "update", "-q"])).await?;
-    let mut install = vec!["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q"];
-    install.extend(&missing);
-    process::run("apt-get install", &mut as_root(&install)).await?;
-    for tool in ["wrk", "pgbench"] {
+    if !missing.is_empty() {
+        log!("installing {} with apt", missing.join(" "));
+        process::run("apt-get update", &mut as_root(&["apt-get", "update", "-q"])).await?;
+        let mut install = vec!["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q"];
+        install.extend(&missing);
+        process::run("apt-get install", &mut as_root(&install)).await?;
+    }
+    let tools: &[&str] = if node { &["wrk", "pgbench", "node", "npm"] } else { &["wrk", "pgbench"] };
+    for tool in tools {
         if !system::on_path(tool) {
             bail!("{tool} is still missing after installing {}", missing.join(" "));
         }
+    }
+    if node {
+        check_node()?;
+    }
+    Ok(())
+}
+
+/// Node.js is new enough for the Auth.js peer: Debian 12's own nodejs is 18, whose
+/// WebCrypto @auth/core cannot use.
+fn check_node() -> Result<()> {
+    let output = Command::new("node")
+        .args(["-p", "process.versions.node"])
+        .stdin(Stdio::null())
+        .output()
+        .context("asking node its version")?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse().ok())
+        .with_context(|| format!("node printed no version: '{version}'"))?;
+    if major < NODE_MAJOR {
+        bail!("the Auth.js peer needs Node.js {NODE_MAJOR} or later, this is {version}; install a newer one, or set BENCH_PEERS= to compare latchkey alone");
     }
     Ok(())
 }
@@ -78,10 +109,14 @@ pub async fn build_app(root: &Path, release: bool) -> Result<PathBuf> {
         command.arg("--release");
     }
     process::run("cargo build of the app", &mut command).await?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
-    let binary = root.join(target).join(if release { "release" } else { "debug" }).join("latchkey");
+    let binary = target_dir(root).join(if release { "release" } else { "debug" }).join("latchkey");
     if !binary.is_file() {
         bail!("the build did not produce {}", binary.display());
     }
     Ok(binary)
+}
+
+/// The workspace's target directory.
+pub fn target_dir(root: &Path) -> PathBuf {
+    root.join(std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into()))
 }

@@ -1,5 +1,6 @@
-//! wrk, the load: every request carries the next of a list of seeded cookies, and a Lua
-//! `done` hook prints the figures on one line that this program reads back.
+//! wrk, the load: every request carries the next of a list of seeded cookies (or one
+//! cookie in a header, wrk's own static request), and a Lua `done` hook prints the
+//! figures on one line that this program reads back.
 
 use std::collections::HashMap;
 use std::fs;
@@ -9,12 +10,20 @@ use std::process::Command;
 use crate::error::{bail, log, Context, Result};
 use crate::process::Child;
 
+/// The app's session cookie (plain http: no `__Host-` prefix).
+pub const COOKIE: &str = "latchkey_session";
+
 /// Each request carries the next cookie of BENCH_COOKIES; threads start at different
-/// places. With BENCH_CHECK=1 every status other than 200 is counted.
+/// places. Without BENCH_COOKIES there is no `request` hook: wrk sends its own static
+/// request, with the cookie given as a header. With BENCH_CHECK=1 every status other
+/// than 200 is counted.
 const SCRIPT: &str = r#"
 local tokens = {}
-for line in io.lines(os.getenv("BENCH_COOKIES")) do
-  if #line > 0 then tokens[#tokens + 1] = line end
+local file = os.getenv("BENCH_COOKIES")
+if file then
+  for line in io.lines(file) do
+    if #line > 0 then tokens[#tokens + 1] = line end
+  end
 end
 local threads = {}
 
@@ -24,13 +33,15 @@ function setup(thread)
 end
 
 function init(args)
-  position = start % #tokens
+  position = #tokens > 0 and start % #tokens or 0
   not_200 = 0
 end
 
-function request()
-  position = position % #tokens + 1
-  return wrk.format(nil, nil, { ["Cookie"] = "latchkey_session=" .. tokens[position] })
+if #tokens > 0 then
+  function request()
+    position = position % #tokens + 1
+    return wrk.format(nil, nil, { ["Cookie"] = "latchkey_session=" .. tokens[position] })
+  end
 end
 
 if os.getenv("BENCH_CHECK") == "1" then
@@ -58,11 +69,21 @@ pub struct Wrk {
     dir: PathBuf,
 }
 
+/// The cookies of a run.
+#[derive(Debug, Clone, Copy)]
+pub enum Cookies<'a> {
+    /// The next of the file's cookies (one a line) on each request: a Lua `request` hook.
+    Cycle(&'a Path),
+    /// This one on every request, as a header: wrk's static request, as the peers run it
+    /// (`wrk -H "Cookie: …"`).
+    One(&'a str),
+}
+
 /// One run of wrk: which cookies, how long, how many connections, whether to check
 /// every status.
 pub struct Load<'a> {
     pub path: &'a str,
-    pub cookies: &'a Path,
+    pub cookies: Cookies<'a>,
     pub seconds: u64,
     pub connections: u32,
     /// Count every status other than 200 (the warm-up). A measured run counts only
@@ -116,9 +137,14 @@ impl Wrk {
             .arg(format!("-d{}s", load.seconds))
             .args(["--timeout", "10s", "--latency", "-s"])
             .arg(&self.script)
-            .arg(format!("{}{}", self.base_url, load.path))
-            .env("BENCH_COOKIES", load.cookies)
             .env("BENCH_CHECK", if load.check { "1" } else { "0" });
+        match load.cookies {
+            Cookies::Cycle(file) => command.env("BENCH_COOKIES", file),
+            Cookies::One(token) => {
+                command.arg("-H").arg(format!("Cookie: {COOKIE}={token}")).env_remove("BENCH_COOKIES")
+            }
+        };
+        command.arg(format!("{}{}", self.base_url, load.path));
         Ok(Running { child: Child::spawn_logged("wrk", &mut command, &output)?, output })
     }
 }
