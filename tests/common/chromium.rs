@@ -1,9 +1,11 @@
 //! Debian's headless Chromium driven through chromedriver (WebDriver), one fresh
 //! profile per simulated person.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -63,8 +65,26 @@ impl ChromeDriver {
 }
 
 impl Drop for ChromeDriver {
+    /// Asks chromedriver to shut down, which closes every browser it started (and their
+    /// helper processes) before it exits; killing it instead would leave those browsers
+    /// running with no parent. Killed by its PID only if it has not exited in 10 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let asked = TcpStream::connect_timeout(&([127, 0, 0, 1], self.port).into(), Duration::from_secs(2))
+            .and_then(|mut stream| {
+                stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+                stream.write_all(b"GET /shutdown HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+                // The answer comes once the browsers are closed.
+                let _ = stream.read_to_end(&mut Vec::new());
+                Ok(())
+            })
+            .is_ok();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while asked && Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
         let _ = self.child.wait();
         for profile in &self.profiles {
             let _ = std::fs::remove_dir_all(profile);
