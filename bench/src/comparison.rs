@@ -1,5 +1,5 @@
 //! The figures of `--compare` and their report: latchkey with its session cache on and
-//! off beside the peers, the ratios, and issue 15's targets.
+//! off beside the peers, the ratios, and the targets latchkey holds itself to.
 
 use std::fmt::Write;
 
@@ -10,7 +10,7 @@ use crate::revocation::Revocation;
 use crate::settings::Settings;
 use crate::system;
 
-/// Issue 15's targets.
+/// The targets latchkey holds itself to beside its peers.
 const CACHED_OVER_AXUM_LOGIN: f64 = 3.0;
 const CACHED_OVER_AUTHJS: f64 = 20.0;
 const CACHED_P99_MS: f64 = 8.0;
@@ -115,7 +115,7 @@ impl Comparison<'_> {
         line(if s.smoke {
             "latchkey beside its peers: SMOKE run (2-second runs of the debug build; the figures mean nothing)".into()
         } else {
-            "latchkey beside its peers (issue 15), in one sitting".into()
+            "latchkey beside its peers, in one sitting".into()
         });
         line(format!("  machine: {}; PostgreSQL {}", self.machine, self.postgres_version));
         line(format!("  load average before: {}, after: {}", self.load_before, system::load_average()));
@@ -168,7 +168,7 @@ impl Comparison<'_> {
         }
 
         line(String::new());
-        line("Targets (issue 15):".into());
+        line("Targets:".into());
         for target in self.targets() {
             line(format!("  {target}"));
         }

@@ -1,4 +1,4 @@
-//! The revocation delay between two instances (issue 15): A and B run on the same
+//! The revocation delay between two instances: A and B run on the same
 //! database with the session cache on; a session is served from B's cache, revoked
 //! through A (DELETE /api/sessions/<id>, the person's own API: the row is deleted and the
 //! trigger announces it), and B is asked again and again until it answers 401. The delay
@@ -16,7 +16,7 @@ const POLL_PATH: &str = "/api/session";
 /// How long B may go on accepting a revoked session before the run fails: the cache
 /// stops serving by itself a second after its listener falls silent.
 const GIVE_UP: Duration = Duration::from_secs(5);
-/// The target of issue 15 for the p99.
+/// The target for the p99.
 pub const TARGET_P99_MS: f64 = 50.0;
 
 /// What the revocations gave.

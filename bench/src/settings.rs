@@ -37,7 +37,7 @@ one person with BENCH_PAGE_SESSIONS sessions and one cookie, wrk -tBENCH_THREADS
 SQL statements per guarded request over 50 single requests; latchkey with the session
 cache on (the library's default) and off, then with BENCH_TOKENS distinct cookies (cache
 on and off), each peer through its own run.sh in a copy of its folder, and the
-revocation delay. It prints the table, the ratios and issue 15's targets.
+revocation delay. It prints the table, the ratios and the targets.
 
 Settings (environment):
   BENCH_SIZES=\"10000 1000000 10000000\"  session counts, seeded incrementally
