@@ -91,6 +91,9 @@ pub struct Config {
     /// Session lifetimes and the sweeper.
     #[serde(default)]
     pub session: SessionConfig,
+    /// The trail of sign-ins, sign-outs and revocations shown as "Recent activity".
+    #[serde(default)]
+    pub security_events: SecurityEventsConfig,
     /// The session cookie.
     #[serde(default)]
     pub cookie: CookieConfig,
@@ -155,6 +158,42 @@ impl Default for SessionConfig {
             cache: true,
             cache_capacity: 10_000,
         }
+    }
+}
+
+/// `auth.security_events`: how long the trail of what happened to people's sessions is
+/// kept (the sweeper removes older events).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct SecurityEventsConfig {
+    /// How long an event is kept; also how far back a sign-in's device counts as seen
+    /// before (a device unused for longer is "new" again).
+    #[serde(deserialize_with = "human_duration")]
+    pub retention: Duration,
+}
+
+/// The default of `auth.security_events.retention`: 90 days.
+pub(crate) const DEFAULT_SECURITY_EVENTS_RETENTION: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+
+/// The longest `auth.security_events.retention` accepted: a hundred years.
+const MAX_SECURITY_EVENTS_RETENTION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+impl Default for SecurityEventsConfig {
+    fn default() -> Self {
+        SecurityEventsConfig { retention: DEFAULT_SECURITY_EVENTS_RETENTION }
+    }
+}
+
+impl SecurityEventsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.retention.is_zero() {
+            return Err(invalid("auth.security_events.retention", "must be longer than zero"));
+        }
+        if self.retention > MAX_SECURITY_EVENTS_RETENTION {
+            return Err(invalid("auth.security_events.retention", "must be at most 100 years"));
+        }
+        Ok(())
     }
 }
 
@@ -342,6 +381,7 @@ impl Config {
             return Err(invalid("auth.login_timeout", "must be longer than zero"));
         }
         self.session.validate()?;
+        self.security_events.validate()?;
         if self.providers.is_empty() {
             return Err(invalid("auth.providers", "configure at least one OpenID Connect provider"));
         }

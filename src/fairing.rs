@@ -20,7 +20,7 @@ use crate::paths::Paths;
 use crate::routes;
 use crate::session::cookie::CookiePolicy;
 use crate::shared::Shared;
-use crate::store::{listener, Store};
+use crate::store::{listener, Store, SweepOptions};
 
 /// latchkey, as a fairing: `rocket.attach(Latchkey::fairing())`, with options chained on.
 ///
@@ -301,7 +301,7 @@ impl Fairing for Latchkey {
             shared.store.pool().clone(),
             shared.config.schema.clone(),
             session.sweep_interval,
-            session.sweep_batch_size,
+            SweepOptions::from_config(&shared.config),
             rocket.shutdown(),
         );
     }

@@ -3,6 +3,7 @@
 //! callbacks and its `events`, as one trait whose methods all have defaults.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use rocket::{Orbit, Rocket};
 use serde::Serialize;
@@ -222,6 +223,21 @@ pub enum Event {
         provider: String,
         /// Whether this sign-in created the user.
         new_user: bool,
+    },
+    /// A person signed in from a browser and system ("Firefox on Linux") they had not
+    /// signed in from before: heard right after its [`Event::SignedIn`], so that an app
+    /// can tell them (by mail, say). Not for a user's first sign-in, which has nothing
+    /// to compare with; a device unused for longer than `auth.security_events.retention`
+    /// counts as new again.
+    NewDevice {
+        /// The user.
+        user_id: Uuid,
+        /// The new session.
+        session_id: Uuid,
+        /// The device's label ("Firefox on Linux").
+        device: String,
+        /// The address it signed in from.
+        ip: Option<IpAddr>,
     },
     /// A person signed out of this device.
     SignedOut {

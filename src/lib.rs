@@ -86,7 +86,7 @@ pub use hooks::{Claims, Event, Hooks, Profile, Refusal, Revoked, SignIn};
 pub use pages::register_templates;
 pub use roles::Roles;
 pub use routes::catchers::catchers;
-pub use store::{sweep_once, SweepReport};
+pub use store::{sweep_once, sweep_once_with, SweepOptions, SweepReport};
 pub use tokens::{access_token, AccessToken};
 
 /// Re-exported for implementing [`Hooks`]: `#[latchkey::async_trait]`.

@@ -23,7 +23,7 @@ use crate::oidc::logout::ID_TOKEN_COLUMN;
 use crate::oidc::refresh::{refresh, RefreshFailure, Refreshed, ACCESS_TOKEN_COLUMN, REFRESH_TOKEN_COLUMN};
 use crate::oidc::Provider;
 use crate::shared::Shared;
-use crate::store::{Leased, RefreshedTokens, TokenState};
+use crate::store::{Actor, EventKind, Leased, RefreshedTokens, TokenState};
 
 /// How long a refresh lease lasts: longer than a refresh can take (the provider's request
 /// timeout, and one key fetch).
@@ -321,7 +321,9 @@ async fn end(
     session_id: Uuid,
     provider: &Provider,
 ) -> RefreshEnd {
-    if let Err(error) = shared.store.end(user_id, session_id).await {
+    // The provider acted, not a request of the person's: no device or address.
+    let ended = shared.store.end(user_id, session_id, EventKind::RefreshRefused, &Actor::default()).await;
+    if let Err(error) = ended {
         // The refused refresh token is worthless anyway; the next request tries again.
         return RefreshEnd::Kept(error.into());
     }

@@ -86,6 +86,23 @@ async fn tables_have_the_designed_columns() {
                 ("provider", "text"),
                 ("idp_sid", "text"),
                 ("id_token", "text"),
+                ("new_device_notice", "boolean"),
+            ],
+        ),
+        (
+            "security_events",
+            &[
+                ("id", "uuid"),
+                ("user_id", "uuid"),
+                ("kind", "text"),
+                ("occurred_at", "timestamp with time zone"),
+                ("session_id", "uuid"),
+                ("admin_id", "uuid"),
+                ("provider", "text"),
+                ("device", "text"),
+                ("ip", "inet"),
+                ("sessions", "integer"),
+                ("new_device", "boolean"),
             ],
         ),
     ];
@@ -126,6 +143,8 @@ async fn indexes_and_constraints_are_in_place() {
         "INDEX sessions_expires_at_idx ON latchkey.sessions USING btree (expires_at)",
         "INDEX sessions_provider_idp_sid_idx ON latchkey.sessions USING btree (provider, idp_sid)",
         "UNIQUE INDEX logout_token_jtis_pkey ON latchkey.logout_token_jtis USING btree (issuer, jti)",
+        "INDEX security_events_user_id_idx ON latchkey.security_events USING btree (user_id, occurred_at)",
+        "INDEX security_events_occurred_at_idx ON latchkey.security_events USING btree (occurred_at)",
     ] {
         assert!(indexes.iter().any(|index| index.contains(wanted)), "missing index {wanted}; have {indexes:#?}");
     }
@@ -137,7 +156,9 @@ async fn indexes_and_constraints_are_in_place() {
     .fetch_all(&mut connection)
     .await
     .expect("read foreign keys");
-    assert!(cascades.contains(&"accounts".to_string()) && cascades.contains(&"sessions".to_string()));
+    for table in ["accounts", "sessions", "security_events"] {
+        assert!(cascades.contains(&table.to_string()), "{table} does not cascade from users: {cascades:?}");
+    }
 
     // A verified e-mail belongs to one user, whatever its case; an unverified one to nobody.
     sqlx::query("INSERT INTO users (email, email_verified) VALUES ('Alice@Example.com', now())")
@@ -220,11 +241,18 @@ async fn latchkeys_tables_and_migration_history_stay_out_of_public() {
     .fetch_all(&mut connection)
     .await
     .expect("list tables");
-    let expected: Vec<(String, String)> =
-        ["_sqlx_migrations", "accounts", "logout_token_jtis", "revoked_idp_sessions", "sessions", "users"]
-            .iter()
-            .map(|table| ("latchkey".to_string(), table.to_string()))
-            .collect();
+    let expected: Vec<(String, String)> = [
+        "_sqlx_migrations",
+        "accounts",
+        "logout_token_jtis",
+        "revoked_idp_sessions",
+        "security_events",
+        "sessions",
+        "users",
+    ]
+    .iter()
+    .map(|table| ("latchkey".to_string(), table.to_string()))
+    .collect();
     assert_eq!(tables, expected);
 }
 

@@ -95,10 +95,11 @@ async fn a_sweep_removes_exactly_the_expired_rows_in_bounded_batches() {
 
     let report = sweep_once(&pool, &Schema::default(), 1_000).await.expect("sweep").expect("lock was free");
 
-    // 1000 + 1000 + 500 sessions, then one short batch each of logout tokens and of
-    // revoked provider sessions.
+    // 1000 + 1000 + 500 sessions, then one short batch each of logout tokens, of revoked
+    // provider sessions and of security events (none old enough).
     let counts = (report.sessions, report.logout_token_jtis, report.idp_revocations, report.batches);
-    assert_eq!(counts, (2_500, 5, 6, 5));
+    assert_eq!(counts, (2_500, 5, 6, 6));
+    assert_eq!(report.security_events, 0);
     assert_eq!(remaining(&mut connection).await, (0, 40, 3, 3));
 }
 

@@ -74,6 +74,9 @@ pub struct Session {
     pub auth_time: Option<DateTime<Utc>>,
     /// The provider's tokens, as far as the lookup read them.
     pub(crate) tokens: TokenState,
+    /// Signed in from a new device, and the notice not yet shown (pages show it).
+    #[cfg_attr(not(feature = "pages"), allow(dead_code))]
+    pub(crate) new_device_notice: bool,
 }
 
 impl AuthenticatedUser {
@@ -93,6 +96,7 @@ impl AuthenticatedUser {
                 absolute_expires_at: session.absolute_expires_at,
                 auth_time: session.auth_time,
                 tokens: session.tokens,
+                new_device_notice: session.new_device_notice,
             },
             csrf_token,
         }

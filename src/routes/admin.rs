@@ -1,7 +1,7 @@
 //! The admin console, for holders of the realm role the app names
 //! ([`Latchkey::admin_console`](crate::Latchkey::admin_console)): every user with their
 //! live sessions counted, searched by e-mail; one user's sessions with device, IP and
-//! activity; revoking one or all of them. As pages under `admin` and as JSON under
+//! activity, and their recent security events; revoking one or all of them. As pages under `admin` and as JSON under
 //! `api/admin`. Every change is CSRF-checked, logged with the admin's id and told to the
 //! hooks; an admin who revokes their own current session is signed out as by sign-out.
 
@@ -12,15 +12,16 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::guards::{require_recent, AuthenticatedUser, ChangeRequest, Ctx, SignedIn};
+use crate::guards::{require_recent, AuthenticatedUser, ChangeRequest, ClientInfo, Ctx, SignedIn};
 use crate::hooks::{Event, Revoked};
 use crate::oidc::logout;
-use crate::routes::sessions::{parse_id, rows, ApiSession};
+use crate::routes::activity::{recent, ApiEvent, Audience, RECENT_ACTIVITY};
+use crate::routes::sessions::{actor, parse_id, rows, ApiSession};
 use crate::shared::Shared;
-use crate::store::{ListPage, SessionPage, UserPage, UserRecord};
+use crate::store::{EventKind, ListPage, SessionPage, UserPage, UserRecord};
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
-    let api = rocket::routes![api_users, api_user_sessions, api_revoke, api_revoke_all];
+    let api = rocket::routes![api_users, api_user_sessions, api_user_activity, api_revoke, api_revoke_all];
     #[cfg(feature = "pages")]
     return api.into_iter().chain(pages::routes()).collect();
     #[cfg(not(feature = "pages"))]
@@ -90,12 +91,14 @@ async fn revoke(
     user_id: &str,
     session_id: &str,
     jar: &CookieJar<'_>,
+    client: &ClientInfo,
 ) -> Result<Option<String>, Error> {
     let (user_id, session_id) = (parse_id(user_id)?, parse_id(session_id)?);
     require_recent(ctx, admin, &confirm_at(ctx, user_id, &format!("revoke&session={session_id}")))?;
+    let by = actor(client).admin(admin.id);
     let own = session_id == admin.session.id && user_id == admin.id;
-    let ended = if own { ctx.store.end(admin.id, session_id).await? } else { None };
-    if !own && !ctx.store.revoke(user_id, session_id).await? {
+    let ended = if own { ctx.store.end(admin.id, session_id, EventKind::RevokeOne, &by).await? } else { None };
+    if !own && !ctx.store.revoke(user_id, session_id, &by).await? {
         return Err(Error::NotFound);
     }
     tracing::info!(admin_id = %admin.id, %user_id, %session_id, "admin revoked a session");
@@ -111,10 +114,11 @@ async fn revoke_all(
     admin: &AuthenticatedUser,
     user_id: &str,
     jar: &CookieJar<'_>,
+    client: &ClientInfo,
 ) -> Result<(u64, Option<String>), Error> {
     let user_id = parse_id(user_id)?;
     require_recent(ctx, admin, &confirm_at(ctx, user_id, "revoke-all"))?;
-    let (count, own) = ctx.store.revoke_all(user_id, admin.session.id).await?;
+    let (count, own) = ctx.store.revoke_all(user_id, admin.session.id, &actor(client).admin(admin.id)).await?;
     tracing::info!(admin_id = %admin.id, %user_id, revoked = count, "admin revoked every session of a user");
     let event = Event::AdminRevoked { admin_id: admin.id, user_id, revoked: Revoked::Everywhere { count } };
     ctx.hooks.on_event(&event, ctx.rocket).await;
@@ -195,6 +199,17 @@ async fn api_user_sessions(
     })))
 }
 
+/// A user's recent activity, as an administrator sees it (which administrator acted, and
+/// from where).
+#[rocket::get("/api/admin/users/<id>/activity")]
+async fn api_user_activity(id: &str, signed_in: SignedIn, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
+    admin(signed_in.0, &shared)?;
+    let user = shared.store.user(parse_id(id)?).await?.ok_or(Error::NotFound)?;
+    let events = recent(&shared, user.id).await?;
+    let events: Vec<ApiEvent<'_>> = events.iter().map(|event| ApiEvent::new(event, Audience::Admin)).collect();
+    Ok(Json(json!({ "user_id": user.id, "events": events, "limit": RECENT_ACTIVITY })))
+}
+
 #[derive(rocket::Responder)]
 enum Revocation {
     Done(Status),
@@ -206,11 +221,12 @@ async fn api_revoke(
     user_id: &str,
     session_id: &str,
     change: ChangeRequest,
+    client: ClientInfo,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Revocation, Error> {
     let admin = admin(change.verified(None), &shared)?;
-    Ok(match revoke(&shared, &admin, user_id, session_id, jar).await? {
+    Ok(match revoke(&shared, &admin, user_id, session_id, jar, &client).await? {
         Some(logout_url) => Revocation::SignedOut(Json(json!({ "signed_out": true, "logout_url": logout_url }))),
         None => Revocation::Done(Status::NoContent),
     })
@@ -220,11 +236,12 @@ async fn api_revoke(
 async fn api_revoke_all(
     user_id: &str,
     change: ChangeRequest,
+    client: ClientInfo,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Json<Value>, Error> {
     let admin = admin(change.verified(None), &shared)?;
-    let (revoked, signed_out) = revoke_all(&shared, &admin, user_id, jar).await?;
+    let (revoked, signed_out) = revoke_all(&shared, &admin, user_id, jar, &client).await?;
     Ok(Json(json!({ "revoked": revoked, "signed_out": signed_out.is_some(), "logout_url": signed_out })))
 }
 
@@ -241,7 +258,8 @@ mod pages {
 
     use super::{admin, revoke, revoke_all, user_sessions, users};
     use crate::error::Error;
-    use crate::guards::{ChangeRequest, Ctx, Layout, SignedIn};
+    use crate::guards::{ChangeRequest, ClientInfo, Ctx, Layout, SignedIn};
+    use crate::routes::activity::{recent, Audience, PageEvent};
     use crate::routes::logout::CsrfForm;
     use crate::routes::sessions::{rows, PageSession, Pager};
     use crate::timefmt::{moment, Moment};
@@ -269,6 +287,7 @@ mod pages {
     ) -> Result<RawHtml<String>, Error> {
         let admin = admin(signed_in.0, &shared)?;
         let (page, listed) = users(&shared, q, page).await?;
+        let layout = Layout::for_page(&shared, &admin).await;
         let now = chrono::Utc::now();
         let users: Vec<PageUser<'_>> = listed
             .rows
@@ -284,7 +303,7 @@ mod pages {
         shared.pages.render(
             "admin_users",
             &json!({
-                "layout": Layout::new(&shared, Some(&admin)),
+                "layout": layout,
                 "users": users, "total": listed.total, "search": q.unwrap_or_default(),
                 "pager": Pager::new(page, listed.total),
             }),
@@ -304,12 +323,17 @@ mod pages {
     ) -> Result<RawHtml<String>, Error> {
         let admin = admin(signed_in.0, &shared)?;
         let (user, page, listed) = user_sessions(&shared, &admin, id, page).await?;
+        let events = recent(&shared, user.id).await?;
+        let layout = Layout::for_page(&shared, &admin).await;
         let now = chrono::Utc::now();
         let sessions = rows(&listed, |row, device| PageSession::new(row, device, now, admin.session.id));
+        let activity: Vec<PageEvent<'_>> =
+            events.iter().map(|event| PageEvent::new(event, Audience::Admin, now)).collect();
         shared.pages.render(
             "admin_user",
             &json!({
-                "layout": Layout::new(&shared, Some(&admin)),
+                "layout": layout,
+                "activity": activity,
                 "user": { "id": user.id, "name": user.name, "email": user.email, "created": moment(user.created_at, now) },
                 "sessions": sessions, "total": listed.total, "pager": Pager::new(page, listed.total),
                 "confirm": confirm.filter(|action| matches!(*action, "revoke" | "revoke-all")),
@@ -330,11 +354,12 @@ mod pages {
         session_id: &str,
         form: Form<CsrfForm<'_>>,
         change: ChangeRequest,
+        client: ClientInfo,
         shared: Ctx<'_>,
         jar: &CookieJar<'_>,
     ) -> Result<Redirect, Error> {
         let admin = admin(change.verified(form.csrf_token), &shared)?;
-        let signed_out = revoke(&shared, &admin, user_id, session_id, jar).await?;
+        let signed_out = revoke(&shared, &admin, user_id, session_id, jar, &client).await?;
         Ok(after(&shared, user_id, signed_out))
     }
 
@@ -343,11 +368,12 @@ mod pages {
         user_id: &str,
         form: Form<CsrfForm<'_>>,
         change: ChangeRequest,
+        client: ClientInfo,
         shared: Ctx<'_>,
         jar: &CookieJar<'_>,
     ) -> Result<Redirect, Error> {
         let admin = admin(change.verified(form.csrf_token), &shared)?;
-        let (_, signed_out) = revoke_all(&shared, &admin, user_id, jar).await?;
+        let (_, signed_out) = revoke_all(&shared, &admin, user_id, jar, &client).await?;
         Ok(after(&shared, user_id, signed_out))
     }
 }

@@ -1,5 +1,5 @@
-//! The JSON API: the session in NextAuth's shape, the person's sessions, and revoking
-//! them. Every change is CSRF-checked (the `X-CSRF-Token` header) and scoped to the
+//! The JSON API: the session in NextAuth's shape, the person's sessions, revoking them,
+//! and their recent activity. Every change is CSRF-checked (the `X-CSRF-Token` header) and scoped to the
 //! person's own rows.
 
 use chrono::SecondsFormat;
@@ -8,12 +8,13 @@ use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
 use crate::guards::Ctx;
-use crate::guards::{ChangeRequest, SignedIn};
+use crate::guards::{ChangeRequest, ClientInfo, SignedIn};
+use crate::routes::activity::{recent, ApiEvent, Audience, RECENT_ACTIVITY};
 use crate::routes::sessions::{listed, revoke, revoke_all_others, rows, sign_out_everywhere, ApiSession};
 use crate::store::ListPage;
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
-    rocket::routes![session, csrf, list, revoke_one, revoke_others, revoke_all]
+    rocket::routes![session, csrf, list, activity, revoke_one, revoke_others, revoke_all]
 }
 
 /// NextAuth's `/api/auth/session` shape: `{ user: { id, name, email, image }, expires }`,
@@ -54,24 +55,38 @@ async fn list(page: Option<&str>, signed_in: SignedIn, shared: Ctx<'_>) -> Resul
     })))
 }
 
+/// The person's recent activity: their latest security events, newest first.
+#[rocket::get("/api/activity")]
+async fn activity(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
+    let user = signed_in.0?;
+    let events = recent(&shared, user.id).await?;
+    let events: Vec<ApiEvent<'_>> = events.iter().map(|event| ApiEvent::new(event, Audience::Person)).collect();
+    Ok(Json(json!({ "events": events, "limit": RECENT_ACTIVITY })))
+}
+
 #[rocket::delete("/api/sessions/<id>")]
-async fn revoke_one(id: &str, change: ChangeRequest, shared: Ctx<'_>) -> Result<Status, Error> {
+async fn revoke_one(id: &str, change: ChangeRequest, client: ClientInfo, shared: Ctx<'_>) -> Result<Status, Error> {
     let user = change.verified(None)?;
-    revoke(&shared, &user, id).await?;
+    revoke(&shared, &user, id, &client).await?;
     Ok(Status::NoContent)
 }
 
 #[rocket::post("/api/sessions/revoke-others")]
-async fn revoke_others(change: ChangeRequest, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
+async fn revoke_others(change: ChangeRequest, client: ClientInfo, shared: Ctx<'_>) -> Result<Json<Value>, Error> {
     let user = change.verified(None)?;
-    Ok(Json(json!({ "revoked": revoke_all_others(&shared, &user).await? })))
+    Ok(Json(json!({ "revoked": revoke_all_others(&shared, &user, &client).await? })))
 }
 
 /// Sign out everywhere, for API clients: the cookie is cleared, and `logout_url` is where
 /// a browser goes to end this device's session at the IdP too.
 #[rocket::post("/api/sessions/revoke-all")]
-async fn revoke_all(change: ChangeRequest, shared: Ctx<'_>, jar: &CookieJar<'_>) -> Result<Json<Value>, Error> {
+async fn revoke_all(
+    change: ChangeRequest,
+    client: ClientInfo,
+    shared: Ctx<'_>,
+    jar: &CookieJar<'_>,
+) -> Result<Json<Value>, Error> {
     let user = change.verified(None)?;
-    let (revoked, logout_url) = sign_out_everywhere(&shared, &user, jar).await?;
+    let (revoked, logout_url) = sign_out_everywhere(&shared, &user, jar, &client).await?;
     Ok(Json(json!({ "revoked": revoked, "logout_url": logout_url })))
 }

@@ -175,7 +175,10 @@ async fn callback(
     };
 
     let (user_id, session_id) = (signed_in.user_id, signed_in.session_id);
-    tracing::info!(%user_id, %session_id, provider = %completed.provider.name, ended = signed_in.ended, "signed in");
+    tracing::info!(
+        %user_id, %session_id, provider = %completed.provider.name, ended = signed_in.ended,
+        new_device = signed_in.new_device, "signed in"
+    );
     shared.cookies.set_session(jar, &token, shared.config.session.max_age);
     shared.cookies.clear_reauth(jar);
     let event = Event::SignedIn {
@@ -185,6 +188,10 @@ async fn callback(
         new_user: signed_in.new_user,
     };
     shared.hooks.on_event(&event, shared.rocket).await;
+    if signed_in.new_device {
+        let event = Event::NewDevice { user_id, session_id, device: signed_in.device, ip: client.ip };
+        shared.hooks.on_event(&event, shared.rocket).await;
+    }
     Ok(Redirect::to(completed.return_to))
 }
 

@@ -8,13 +8,14 @@ use rocket::response::Redirect;
 use rocket::serde::json::{json, Json, Value};
 
 use crate::error::Error;
-use crate::guards::ChangeRequest;
 use crate::guards::Ctx;
 #[cfg(feature = "pages")]
 use crate::guards::SignedIn;
+use crate::guards::{ChangeRequest, ClientInfo};
 use crate::hooks::Event;
 use crate::oidc::{backchannel, logout};
 use crate::shared::Shared;
+use crate::store::{Actor, EventKind};
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
     #[cfg(feature = "pages")]
@@ -39,10 +40,10 @@ enum Confirm {
 /// GET changes nothing: it asks (or, signed out already, says so).
 #[cfg(feature = "pages")]
 #[rocket::get("/auth/logout")]
-fn confirm(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Confirm, Error> {
+async fn confirm(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Confirm, Error> {
     match signed_in.0 {
         Ok(user) => {
-            let layout = crate::guards::Layout::new(&shared, Some(&user));
+            let layout = crate::guards::Layout::for_page(&shared, &user).await;
             shared.pages.render("logout", &json!({ "layout": layout })).map(Confirm::Page)
         }
         Err(Error::Unauthenticated) => {
@@ -56,11 +57,13 @@ fn confirm(signed_in: SignedIn, shared: Ctx<'_>) -> Result<Confirm, Error> {
 async fn sign_out(
     form: Form<CsrfForm<'_>>,
     change: ChangeRequest,
+    client: ClientInfo,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     let user = change.verified(form.csrf_token)?;
-    let ended = shared.store.end(user.id, user.session.id).await?;
+    let by = Actor::at(client.user_agent.as_deref(), client.ip);
+    let ended = shared.store.end(user.id, user.session.id, EventKind::SignOut, &by).await?;
     tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
     shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
     Ok(Redirect::to(logout::finish(&shared.oidc(), jar, ended)))

@@ -1,5 +1,6 @@
 //! HTTP routes and catchers, grouped by area; the fairing mounts them under the base path.
 
+pub(crate) mod activity;
 pub(crate) mod admin;
 pub(crate) mod api;
 #[cfg(feature = "pages")]

@@ -12,13 +12,13 @@ use crate::error::Error;
 use crate::guards::Ctx;
 #[cfg(feature = "pages")]
 use crate::guards::SignedIn;
-use crate::guards::{require_recent, AuthenticatedUser, ChangeRequest};
+use crate::guards::{require_recent, AuthenticatedUser, ChangeRequest, ClientInfo};
 use crate::hooks::{Event, Revoked};
 use crate::oidc::logout;
 use crate::routes::logout::CsrfForm;
 use crate::session::device::{Device, Devices};
 use crate::shared::Shared;
-use crate::store::{ListPage, SessionListing, SessionPage};
+use crate::store::{Actor, ListPage, SessionListing, SessionPage};
 
 pub(crate) fn routes() -> Vec<rocket::Route> {
     #[cfg(feature = "pages")]
@@ -55,10 +55,20 @@ pub(crate) fn rows<'a, T>(listed: &'a SessionPage, mut build: impl FnMut(&'a Ses
     listed.rows.iter().map(|row| build(row, devices.of(row.user_agent.as_deref()))).collect()
 }
 
+/// The person behind a request, as their security events record them.
+pub(crate) fn actor(client: &ClientInfo) -> Actor {
+    Actor::at(client.user_agent.as_deref(), client.ip)
+}
+
 /// Revokes one of the person's sessions (not found when it is not theirs).
-pub(crate) async fn revoke(shared: &Ctx<'_>, user: &AuthenticatedUser, id: &str) -> Result<(), Error> {
+pub(crate) async fn revoke(
+    shared: &Ctx<'_>,
+    user: &AuthenticatedUser,
+    id: &str,
+    client: &ClientInfo,
+) -> Result<(), Error> {
     let id = parse_id(id)?;
-    if !shared.store.revoke(user.id, id).await? {
+    if !shared.store.revoke(user.id, id, &actor(client)).await? {
         return Err(Error::NotFound);
     }
     tracing::info!(user_id = %user.id, session_id = %id, "session revoked");
@@ -76,9 +86,13 @@ fn confirm_at(shared: &Shared, action: &str) -> String {
 
 /// Revokes every session of the person but this one (after a recent authentication);
 /// returns how many.
-pub(crate) async fn revoke_all_others(shared: &Ctx<'_>, user: &AuthenticatedUser) -> Result<u64, Error> {
+pub(crate) async fn revoke_all_others(
+    shared: &Ctx<'_>,
+    user: &AuthenticatedUser,
+    client: &ClientInfo,
+) -> Result<u64, Error> {
     require_recent(shared, user, &confirm_at(shared, "revoke-others"))?;
-    let count = shared.store.revoke_others(user.id, user.session.id).await?;
+    let count = shared.store.revoke_others(user.id, user.session.id, &actor(client)).await?;
     tracing::info!(user_id = %user.id, revoked = count, "other sessions revoked");
     shared
         .hooks
@@ -93,9 +107,10 @@ pub(crate) async fn sign_out_everywhere(
     shared: &Ctx<'_>,
     user: &AuthenticatedUser,
     jar: &CookieJar<'_>,
+    client: &ClientInfo,
 ) -> Result<(u64, String), Error> {
     require_recent(shared, user, &confirm_at(shared, "revoke-all"))?;
-    let (count, current) = shared.store.revoke_all(user.id, user.session.id).await?;
+    let (count, current) = shared.store.revoke_all(user.id, user.session.id, &actor(client)).await?;
     tracing::info!(user_id = %user.id, revoked = count, "signed out everywhere");
     shared
         .hooks
@@ -114,17 +129,23 @@ async fn revoke_one(
     id: &str,
     form: Form<CsrfForm<'_>>,
     change: ChangeRequest,
+    client: ClientInfo,
     shared: Ctx<'_>,
 ) -> Result<Redirect, Error> {
     let user = change.verified(form.csrf_token)?;
-    revoke(&shared, &user, id).await?;
+    revoke(&shared, &user, id, &client).await?;
     Ok(back(&shared))
 }
 
 #[rocket::post("/sessions/revoke-others", data = "<form>")]
-async fn revoke_others(form: Form<CsrfForm<'_>>, change: ChangeRequest, shared: Ctx<'_>) -> Result<Redirect, Error> {
+async fn revoke_others(
+    form: Form<CsrfForm<'_>>,
+    change: ChangeRequest,
+    client: ClientInfo,
+    shared: Ctx<'_>,
+) -> Result<Redirect, Error> {
     let user = change.verified(form.csrf_token)?;
-    revoke_all_others(&shared, &user).await?;
+    revoke_all_others(&shared, &user, &client).await?;
     Ok(back(&shared))
 }
 
@@ -132,11 +153,12 @@ async fn revoke_others(form: Form<CsrfForm<'_>>, change: ChangeRequest, shared: 
 async fn revoke_all(
     form: Form<CsrfForm<'_>>,
     change: ChangeRequest,
+    client: ClientInfo,
     shared: Ctx<'_>,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
     let user = change.verified(form.csrf_token)?;
-    Ok(Redirect::to(sign_out_everywhere(&shared, &user, jar).await?.1))
+    Ok(Redirect::to(sign_out_everywhere(&shared, &user, jar, &client).await?.1))
 }
 
 /// A row of the sessions page (and of the admin console's).
@@ -203,15 +225,20 @@ async fn page(
     signed_in: SignedIn,
     shared: Ctx<'_>,
 ) -> Result<rocket::response::content::RawHtml<String>, Error> {
+    use crate::routes::activity::{recent, Audience, PageEvent};
     let user = signed_in.0?;
     let (page, listed) = listed(&shared, &user, page).await?;
+    let events = recent(&shared, user.id).await?;
     let now = Utc::now();
     let sessions = rows(&listed, |row, device| PageSession::new(row, device, now, user.session.id));
+    let activity: Vec<PageEvent<'_>> =
+        events.iter().map(|event| PageEvent::new(event, Audience::Person, now)).collect();
     shared.pages.render(
         "sessions",
         &serde_json::json!({
-            "layout": crate::guards::Layout::new(&shared, Some(&user)),
+            "layout": crate::guards::Layout::for_page(&shared, &user).await,
             "sessions": sessions,
+            "activity": activity,
             "total": listed.total,
             // Every live session but this one (which is live, or the guard had refused).
             "others": listed.total.saturating_sub(1),

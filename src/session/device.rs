@@ -12,6 +12,13 @@ pub(crate) struct Device {
     pub label: String,
 }
 
+impl Device {
+    /// The device of one user agent (for many, [`Devices`] parses each distinct one once).
+    pub fn of(user_agent: Option<&str>) -> Device {
+        from_user_agent(user_agent)
+    }
+}
+
 /// Labels for the rows of one listing: a person's sessions mostly share a few user
 /// agents, so each distinct one is parsed once.
 #[derive(Default)]

@@ -221,6 +221,7 @@ mod tests {
                 roles: Default::default(),
                 tokens: Default::default(),
                 auth_time: None,
+                new_device_notice: false,
             },
             last_seen_at: now,
         }

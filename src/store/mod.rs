@@ -4,6 +4,7 @@
 
 mod admin;
 mod cache;
+mod events;
 pub(crate) mod listener;
 mod logout_tokens;
 mod sessions;
@@ -19,11 +20,12 @@ use crate::db::Schema;
 
 pub(crate) use admin::{UserPage, UserRecord};
 pub(crate) use cache::SessionCache;
+pub(crate) use events::{Actor, EventKind, SecurityEvent};
 pub(crate) use logout_tokens::{LogoutScope, LogoutToken};
 pub(crate) use sessions::{
     CurrentSession, EndedSession, IdpSession, ListPage, NewSession, SessionListing, SessionPage, TokenState,
 };
-pub use sweep::{sweep_once, SweepReport};
+pub use sweep::{sweep_once, sweep_once_with, SweepOptions, SweepReport};
 pub(crate) use tokens::{Leased, RefreshedTokens};
 pub(crate) use users::{AccountTokens, NewSignIn, SignInOutcome};
 
@@ -137,6 +139,9 @@ struct Statements {
     save_refresh: String,
     release_lease: String,
     revoked_at: String,
+    recent_events: String,
+    #[cfg(feature = "pages")]
+    take_notice: String,
 }
 
 impl Statements {
@@ -163,12 +168,15 @@ impl Statements {
             admin_users: schema.qualify(admin::USERS),
             admin_user: schema.qualify(admin::USER),
             remember_logout_token: schema.qualify(logout_tokens::REMEMBER),
-            end_by_sid: schema.qualify(logout_tokens::END_BY_SID),
-            end_by_sub: schema.qualify(logout_tokens::END_BY_SUB),
+            end_by_sid: schema.qualify(&logout_tokens::logging_per_user(logout_tokens::END_BY_SID)),
+            end_by_sub: schema.qualify(&logout_tokens::logging_per_user(logout_tokens::END_BY_SUB)),
             read_tokens: schema.qualify(tokens::READ_TOKENS),
             take_lease: schema.qualify(tokens::TAKE_LEASE),
             save_refresh: schema.qualify(tokens::SAVE_REFRESH),
             release_lease: schema.qualify(tokens::RELEASE_LEASE),
+            recent_events: schema.qualify(events::RECENT),
+            #[cfg(feature = "pages")]
+            take_notice: schema.qualify(events::TAKE_NOTICE),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::cache::{CachedSession, SessionCache};
-use super::Store;
+use super::{Actor, EventKind, Store};
 use crate::roles::Roles;
 use crate::session::SessionToken;
 
@@ -21,7 +21,8 @@ use crate::session::SessionToken;
 pub(super) const AUTHENTICATE: &str = "
     SELECT s.id, s.user_id, s.provider, s.created_at, s.expires_at, s.absolute_expires_at, s.last_seen_at,
            s.realm_roles, s.client_roles, s.groups, s.access_token, s.access_expires_at, s.idp_checked_at,
-           s.refresh_token IS NOT NULL AS refreshable, s.auth_time, s.expires_at > now() AS live,
+           s.refresh_token IS NOT NULL AS refreshable, s.auth_time, s.new_device_notice,
+           s.expires_at > now() AS live,
            s.expires_at < s.absolute_expires_at
              AND s.expires_at - make_interval(secs => $2) + make_interval(secs => $3) <= now() AS extension_due,
            s.last_seen_at + make_interval(secs => $4) <= now() AS stamp_due,
@@ -53,27 +54,46 @@ pub(super) const LIST: &str = "
 
 /// Every statement that ends sessions on a person's (or an admin's) word also notes
 /// their provider sessions as revoked ([`REMEMBER_REVOKED`] after the `gone` rows), in the
-/// same statement; `$3` is how long to remember them.
+/// same statement; `$3` is how long to remember them. And each records its security
+/// event in the same statement (`logged`): who acted (`$4`, an admin or NULL for the
+/// person) and from where (`$5` device label, `$6` address). A revocation that found
+/// nothing to revoke of one session records nothing; "all others" and "everywhere" are
+/// recorded whatever they found, with how many.
 pub(super) const REVOKE: &str = "
     WITH gone AS (DELETE FROM {schema}.sessions WHERE id = $1 AND user_id = $2 RETURNING provider, idp_sid, auth_time)
-    {remember_revoked}
+    {remember_revoked},
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, session_id, admin_id, provider, device, ip)
+        SELECT $2, 'revoke_one', $1, $4, provider, $5, $6::inet FROM gone)
     SELECT provider, idp_sid FROM gone";
 
 pub(super) const REVOKE_OTHERS: &str = "
     WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 AND id <> $2 RETURNING provider, idp_sid, auth_time)
-    {remember_revoked}
+    {remember_revoked},
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, admin_id, device, ip, sessions)
+        SELECT $1, 'revoke_others', $4, $5, $6::inet, count(*) FROM gone)
     SELECT provider, idp_sid FROM gone";
 
 /// Every session of the user; a row per session, the current one (`$2`) with its ID
 /// token (for the provider's logout).
 pub(super) const REVOKE_ALL: &str = "
     WITH gone AS (DELETE FROM {schema}.sessions WHERE user_id = $1 RETURNING id, provider, idp_sid, id_token, auth_time)
-    {remember_revoked}
+    {remember_revoked},
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, admin_id, device, ip, sessions)
+        SELECT $1, 'revoke_everywhere', $4, $5, $6::inet, count(*) FROM gone)
     SELECT provider, idp_sid, id = $2 AS current, CASE WHEN id = $2 THEN id_token END AS id_token FROM gone";
 
+/// One session, whoever's it is; the event's kind is `$4` (a sign-out, a refresh
+/// refused, an admin's revocation of their own current session), `$5`–`$7` who and from
+/// where. (`$2` is not used: the noting of revoked provider sessions keeps its `$3`.)
 pub(super) const END: &str = "
-    WITH gone AS (DELETE FROM {schema}.sessions WHERE id = $1 RETURNING provider, idp_sid, id_token, auth_time)
-    {remember_revoked}
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE id = $1 RETURNING user_id, provider, idp_sid, id_token, auth_time)
+    {remember_revoked},
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, session_id, admin_id, provider, device, ip)
+        SELECT user_id, $4, $1, $5, provider, $6, $7::inet FROM gone)
     SELECT provider, idp_sid, id_token FROM gone";
 
 /// The part of the statements above that notes the ended provider sessions.
@@ -97,13 +117,33 @@ pub(super) fn remembering_revoked(statement: &str) -> String {
     statement.replace("{remember_revoked}", REMEMBER_REVOKED)
 }
 
+/// The new session and its sign-in event (device label `$18`), in one statement.
+///
+/// Whether it is a new device is decided from the user's earlier sign-in events (the
+/// statement's snapshot, before its own): new when the user signed in before and never
+/// from a device with this label. A user's first sign-in is not: there is nothing to
+/// compare it with, and a notice "new sign-in from Firefox on Linux" on the very first
+/// visit would only teach people to ignore it. The same holds for a user whose earlier
+/// events have all been swept (`auth.security_events.retention`), and a device unused
+/// for longer than that counts as new again.
 pub(super) const CREATE: &str = "
-    INSERT INTO {schema}.sessions (token_hash, user_id, expires_at, absolute_expires_at, user_agent, ip,
-                                   provider, idp_sid, id_token, realm_roles, client_roles, groups,
-                                   idp_subject, access_token, access_expires_at, refresh_token, auth_time)
-    VALUES ($1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4), $5, $6::inet,
-            $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-    RETURNING id";
+    WITH seen AS (
+        SELECT EXISTS (SELECT 1 FROM {schema}.security_events WHERE user_id = $2 AND kind = 'sign_in') AS before,
+               EXISTS (SELECT 1 FROM {schema}.security_events
+                        WHERE user_id = $2 AND kind = 'sign_in' AND device = $18) AS here),
+    created AS (
+        INSERT INTO {schema}.sessions (token_hash, user_id, expires_at, absolute_expires_at, user_agent, ip,
+                                       provider, idp_sid, id_token, realm_roles, client_roles, groups,
+                                       idp_subject, access_token, access_expires_at, refresh_token, auth_time,
+                                       new_device_notice)
+        SELECT $1, $2, now() + make_interval(secs => $3), now() + make_interval(secs => $4), $5, $6::inet,
+               $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, seen.before AND NOT seen.here
+          FROM seen
+        RETURNING id, user_id, provider, ip, new_device_notice),
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, session_id, provider, device, ip, new_device)
+        SELECT user_id, 'sign_in', id, provider, $18, ip, new_device_notice FROM created)
+    SELECT id, new_device_notice AS new_device FROM created";
 
 /// Longest user agent kept; browsers send far less, and the column must stay small.
 const USER_AGENT_MAX: usize = 512;
@@ -126,6 +166,8 @@ pub(crate) struct CurrentSession {
     pub roles: Roles,
     pub tokens: TokenState,
     pub auth_time: Option<DateTime<Utc>>,
+    /// Signed in from a new device, and the notice not yet shown.
+    pub new_device_notice: bool,
 }
 
 /// What a session holds of the provider's tokens, as far as a request needs to know
@@ -339,6 +381,7 @@ impl Store {
                 refreshable: row.try_get("refreshable")?,
             },
             auth_time: row.try_get("auth_time")?,
+            new_device_notice: row.try_get("new_device_notice")?,
         };
         let mut last_seen_at: DateTime<Utc> = row.try_get("last_seen_at")?;
         let extension_due: bool = row.try_get("extension_due")?;
@@ -388,11 +431,14 @@ impl Store {
     }
 
     /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
-    pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<bool, sqlx::Error> {
+    pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid, by: &Actor) -> Result<bool, sqlx::Error> {
         let rows = sqlx::query(&self.sql.revoke)
             .bind(session_id)
             .bind(user_id)
             .bind(self.lifetimes.absolute_max_age)
+            .bind(by.admin_id)
+            .bind(by.device.as_deref())
+            .bind(by.ip_text())
             .fetch_all(&self.pool)
             .await?;
         self.forget(user_id, move |id| id == session_id);
@@ -401,11 +447,14 @@ impl Store {
     }
 
     /// Deletes every session of the user but `keep`; returns how many.
-    pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid) -> Result<u64, sqlx::Error> {
+    pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid, by: &Actor) -> Result<u64, sqlx::Error> {
         let rows = sqlx::query(&self.sql.revoke_others)
             .bind(user_id)
             .bind(keep)
             .bind(self.lifetimes.absolute_max_age)
+            .bind(by.admin_id)
+            .bind(by.device.as_deref())
+            .bind(by.ip_text())
             .fetch_all(&self.pool)
             .await?;
         self.forget(user_id, move |id| id != keep);
@@ -419,11 +468,15 @@ impl Store {
         &self,
         user_id: Uuid,
         current: Uuid,
+        by: &Actor,
     ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
         let rows = sqlx::query(&self.sql.revoke_all)
             .bind(user_id)
             .bind(current)
             .bind(self.lifetimes.absolute_max_age)
+            .bind(by.admin_id)
+            .bind(by.device.as_deref())
+            .bind(by.ip_text())
             .fetch_all(&self.pool)
             .await?;
         self.forget(user_id, |_| true);
@@ -443,13 +496,24 @@ impl Store {
         Ok((u64::try_from(rows.len()).unwrap_or_default(), ended))
     }
 
-    /// Deletes one session (sign-out, or a refresh the provider refused); returns what the
-    /// provider's logout needs, if the session still existed.
-    pub(crate) async fn end(&self, user_id: Uuid, session_id: Uuid) -> Result<Option<EndedSession>, sqlx::Error> {
+    /// Deletes one session (sign-out, a refresh the provider refused, an admin's own
+    /// session), recorded as `why`; returns what the provider's logout needs, if the
+    /// session still existed.
+    pub(crate) async fn end(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        why: EventKind,
+        by: &Actor,
+    ) -> Result<Option<EndedSession>, sqlx::Error> {
         let row = sqlx::query(&self.sql.end)
             .bind(session_id)
             .bind(None::<Uuid>)
             .bind(self.lifetimes.absolute_max_age)
+            .bind(why.as_str())
+            .bind(by.admin_id)
+            .bind(by.device.as_deref())
+            .bind(by.ip_text())
             .fetch_optional(&self.pool)
             .await?;
         self.forget(user_id, move |id| id == session_id);
@@ -476,16 +540,18 @@ impl Store {
         }
     }
 
-    /// Inserts a session for a fresh token (inside the sign-in transaction); returns its id.
+    /// Inserts a session for a fresh token and its sign-in event (inside the sign-in
+    /// transaction); returns its id and whether it was signed in from a new device.
     pub(super) async fn create_session(
         &self,
         connection: &mut PgConnection,
         user_id: Uuid,
         token: &SessionToken,
         new: NewSession<'_>,
-    ) -> Result<Uuid, sqlx::Error> {
+        device: &str,
+    ) -> Result<(Uuid, bool), sqlx::Error> {
         let user_agent = new.user_agent.map(|agent| truncate(agent, USER_AGENT_MAX));
-        sqlx::query_scalar(&self.sql.create_session)
+        sqlx::query_as(&self.sql.create_session)
             .bind(token.hash().as_slice())
             .bind(user_id)
             .bind(self.lifetimes.max_age)
@@ -503,6 +569,7 @@ impl Store {
             .bind(new.access_expires_at)
             .bind(new.sealed_refresh_token)
             .bind(new.auth_time)
+            .bind(device)
             .fetch_one(connection)
             .await
     }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{NewSession, Store};
 use crate::hooks::Profile;
+use crate::session::device::Device;
 use crate::session::SessionToken;
 
 /// Two first sign-ins of one person at once must not create two users: a lock on the
@@ -100,11 +101,16 @@ pub(crate) struct NewSignIn<'a> {
 }
 
 /// The rows a sign-in wrote.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct SignedIn {
     pub user_id: Uuid,
     pub session_id: Uuid,
     pub new_user: bool,
+    /// The device label its event keeps ("Firefox on Linux").
+    pub device: String,
+    /// Signed in from a device this user had not signed in from before (see
+    /// `sessions::CREATE`): the session carries a notice, and the hooks hear of it.
+    pub new_device: bool,
     /// Sessions ended: the browser's previous ones and the user's oldest past the cap.
     pub ended: u64,
 }
@@ -184,14 +190,16 @@ impl Store {
         let previous: Vec<Vec<u8>> = new.previous.iter().map(|token| token.hash().to_vec()).collect();
         let mut ended =
             sqlx::query(&self.sql.end_previous).bind(previous).execute(&mut *connection).await?.rows_affected();
-        let session_id = self.create_session(connection, user_id, new.token, new.session).await?;
+        let device = Device::of(new.session.user_agent).label;
+        let (session_id, new_device) =
+            self.create_session(connection, user_id, new.token, new.session, &device).await?;
         ended += sqlx::query(&self.sql.end_oldest)
             .bind(user_id)
             .bind(i64::from(self.max_per_user))
             .execute(&mut *connection)
             .await?
             .rows_affected();
-        Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user, ended }))
+        Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user, device, new_device, ended }))
     }
 
     async fn user_with_email(

@@ -38,21 +38,32 @@ impl ChromeDriver {
 
     /// A new browser window with an empty profile of its own.
     pub async fn browser(&mut self) -> Client {
+        self.browser_with(&[]).await
+    }
+
+    /// A new browser that sends `user_agent` (another browser and system, as far as the
+    /// app can tell).
+    pub async fn browser_as(&mut self, user_agent: &str) -> Client {
+        self.browser_with(&[format!("--user-agent={user_agent}")]).await
+    }
+
+    async fn browser_with(&mut self, extra: &[String]) -> Client {
         let profile = std::env::temp_dir().join(format!("latchkey-e2e-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&profile).expect("profile dir");
-        let args = [
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-first-run",
-            "--window-size=1280,900",
-            &format!("--user-data-dir={}", profile.display()),
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".to_string(),
+            "--disable-gpu".to_string(),
+            "--disable-dev-shm-usage".to_string(),
+            "--disable-background-networking".to_string(),
+            "--disable-component-update".to_string(),
+            "--disable-sync".to_string(),
+            "--disable-quic".to_string(),
+            "--no-first-run".to_string(),
+            "--window-size=1280,900".to_string(),
+            format!("--user-data-dir={}", profile.display()),
         ];
+        args.extend(extra.iter().cloned());
         self.profiles.push(profile);
         let capabilities = json!({ "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args } });
         let capabilities = capabilities.as_object().cloned().expect("object");
