@@ -91,6 +91,21 @@ async fn metrics_are_off_unless_a_token_is_configured() {
 }
 
 #[tokio::test]
+async fn metrics_live_under_latchkeys_base_path() {
+    let db = TestDb::create().await;
+    let rocket = rocket::custom(with_metrics(&db)).attach(latchkey::Latchkey::fairing().base_path("/account"));
+    let app = Client::untracked(rocket).await.expect("the app ignites");
+    let bearer = Header::new("Authorization", format!("Bearer {TOKEN}"));
+    let response = app.get("/account/metrics").header(bearer.clone()).dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    let text = response.into_string().await.unwrap_or_default();
+    assert!(text.contains("# TYPE latchkey_live_sessions gauge"), "{text}");
+    assert_eq!(app.get("/metrics").header(bearer).dispatch().await.status(), Status::NotFound);
+    let refused = app.get("/account/metrics").dispatch().await;
+    assert_eq!(refused.status(), Status::Unauthorized);
+}
+
+#[tokio::test]
 async fn a_wrong_or_missing_token_is_refused_with_401_and_nothing_else() {
     let db = TestDb::create().await;
     let app = app(with_metrics(&db)).await;
