@@ -94,6 +94,9 @@ pub struct Config {
     /// The trail of sign-ins, sign-outs and revocations shown as "Recent activity".
     #[serde(default)]
     pub security_events: SecurityEventsConfig,
+    /// `/metrics` for Prometheus: off unless a bearer token is configured.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// The session cookie.
     #[serde(default)]
     pub cookie: CookieConfig,
@@ -192,6 +195,52 @@ impl SecurityEventsConfig {
         }
         if self.retention > MAX_SECURITY_EVENTS_RETENTION {
             return Err(invalid("auth.security_events.retention", "must be at most 100 years"));
+        }
+        Ok(())
+    }
+}
+
+/// `auth.metrics`: Prometheus metrics at `{base_path}/metrics`, for scrapers that
+/// present the bearer token. Without a token the route is not mounted (404), so that
+/// nothing about the sessions is published by default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// The bearer token a scraper presents (`Authorization: Bearer …`), at least 32
+    /// characters. Absent: no `/metrics`.
+    pub token: Option<Secret>,
+    /// How often the live sessions are counted in the database (never per scrape).
+    #[serde(deserialize_with = "human_duration")]
+    pub live_sessions_interval: Duration,
+}
+
+/// The shortest `auth.metrics.token` accepted.
+const MIN_METRICS_TOKEN_LEN: usize = 32;
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { token: None, live_sessions_interval: Duration::from_secs(30) }
+    }
+}
+
+impl MetricsConfig {
+    /// Whether `/metrics` is mounted.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(token) = &self.token {
+            if token.expose().chars().count() < MIN_METRICS_TOKEN_LEN {
+                return Err(invalid(
+                    "auth.metrics.token",
+                    format!("must be at least {MIN_METRICS_TOKEN_LEN} characters (`openssl rand -base64 32`)"),
+                ));
+            }
+        }
+        if self.live_sessions_interval < Duration::from_secs(1) {
+            return Err(invalid("auth.metrics.live_sessions_interval", "must be at least 1s"));
         }
         Ok(())
     }
@@ -382,6 +431,7 @@ impl Config {
         }
         self.session.validate()?;
         self.security_events.validate()?;
+        self.metrics.validate()?;
         if self.providers.is_empty() {
             return Err(invalid("auth.providers", "configure at least one OpenID Connect provider"));
         }

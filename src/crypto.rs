@@ -156,6 +156,12 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// Equality whose time does not depend on where the inputs differ (CSRF tokens, the
+/// metrics' bearer token).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}
+
 fn decode_key(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
     [STANDARD.decode(text), URL_SAFE.decode(text), URL_SAFE_NO_PAD.decode(text)]
@@ -178,6 +184,13 @@ mod tests {
 
     const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
     const K2: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
 
     #[test]
     fn sealed_values_open_and_hide_the_plaintext() {

@@ -71,6 +71,10 @@ pub enum Error {
     /// No live session.
     #[error("not signed in")]
     Unauthenticated,
+    /// A bearer token (the metrics scraper's) missing or wrong: 401, with nothing of
+    /// what the route would have answered.
+    #[error("bearer token missing or wrong")]
+    InvalidToken,
     /// A state-changing request without this session's CSRF token, or from another site.
     #[error("CSRF check failed: {0}")]
     Csrf(&'static str),
@@ -135,7 +139,7 @@ impl Error {
             | InvalidLogoutToken(_)
             | BadRequest(_) => Status::BadRequest,
             AccountNotLinked => Status::Conflict,
-            Unauthenticated => Status::Unauthorized,
+            Unauthenticated | InvalidToken => Status::Unauthorized,
             Csrf(_) | SignInRefused(_) | Forbidden | ReauthenticationRequired { .. } => Status::Forbidden,
             UnknownProvider | NotFound => Status::NotFound,
             Internal { .. } => Status::InternalServerError,
@@ -159,6 +163,7 @@ impl Error {
             AccountNotLinked => "account_not_linked",
             SignInRefused(_) => "sign_in_refused",
             Unauthenticated => "unauthenticated",
+            InvalidToken => "invalid_token",
             Csrf(_) => "csrf",
             Forbidden => "forbidden",
             ReauthenticationRequired { .. } => "reauthentication_required",
@@ -186,6 +191,7 @@ impl Error {
             AccountNotLinked => "This e-mail belongs to another account",
             SignInRefused(_) => "Sign-in refused",
             Unauthenticated => "Please sign in",
+            InvalidToken => "Token refused",
             Csrf(_) => "Request refused",
             Forbidden => "Not allowed",
             ReauthenticationRequired { .. } => "Confirm it is you",
@@ -217,6 +223,7 @@ impl Error {
             AccountNotLinked => "This e-mail address already belongs to an account that signs in another way. Sign in with that provider instead.".into(),
             SignInRefused(refusal) => refusal.message().to_string(),
             Unauthenticated => "You need to sign in first.".into(),
+            InvalidToken => "This needs a valid bearer token.".into(),
             Csrf(_) => "This request did not come from a page of this site, so nothing was changed.".into(),
             Forbidden => "You are signed in, but this is not open to you.".into(),
             ReauthenticationRequired { .. } => "This needs a recent sign-in: enter your password again, then confirm.".into(),

@@ -1,6 +1,7 @@
 //! The one fairing an app attaches, and its options. At ignite it validates the
 //! configuration, finds or opens the pool, migrates latchkey's schema, and mounts the
-//! routes under the base path; at liftoff it starts discovery and the sweeper.
+//! routes under the base path; at liftoff it starts discovery, the sweeper and (with
+//! metrics on) the count of live sessions.
 
 use std::sync::Arc;
 
@@ -13,8 +14,11 @@ use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db;
 use crate::error::chain;
-use crate::fairings::sweeper;
+use crate::fairings::live_sessions;
+use crate::fairings::request_metrics::RequestMetrics;
+use crate::fairings::sweeper::{self, Sweeper};
 use crate::hooks::{Hooks, NoHooks};
+use crate::metrics::Metrics;
 use crate::oidc::{provider_logout, Providers};
 use crate::paths::Paths;
 use crate::routes;
@@ -53,9 +57,11 @@ use crate::store::{listener, Store, SweepOptions};
 /// What it mounts under the base path: sign-in and sign-out (`auth/login`,
 /// `auth/callback`, `auth/logout`, `auth/backchannel-logout`, `signed-out`, always);
 /// the sessions page and its forms (`sessions`); the JSON API (`api/session`,
-/// `api/csrf`, `api/sessions`); health checks (`healthz`, `readyz`); and the pages'
-/// stylesheet (`latchkey.css`). Under a base path other than `/` it also registers
-/// [`catchers`](crate::catchers) there, so latchkey's own URLs always answer alike.
+/// `api/csrf`, `api/sessions`); health checks (`healthz`, `readyz`); the pages'
+/// stylesheet (`latchkey.css`); and, with `auth.metrics.token` configured, the
+/// Prometheus metrics (`metrics`), with a request-latency fairing beside them. Under a
+/// base path other than `/` it also registers [`catchers`](crate::catchers) there, so
+/// latchkey's own URLs always answer alike.
 #[derive(Clone)]
 pub struct Latchkey {
     base_path: String,
@@ -177,8 +183,11 @@ impl Latchkey {
 
     async fn build_shared(&self, rocket: &Rocket<Build>) -> Result<Shared, String> {
         let config = Config::from_figment(rocket.figment()).map_err(|e| format!("configuration refused: {e}"))?;
-        let paths = Paths::new(&self.base_path, self.mounts_sessions_page(), self.admin_role.is_some())
+        let mut paths = Paths::new(&self.base_path, self.mounts_sessions_page(), self.admin_role.is_some())
             .map_err(|e| format!("configuration refused: {e}"))?;
+        if config.metrics.enabled() {
+            paths = paths.with_metrics();
+        }
         let keyring = config.keyring().cloned().unwrap_or_else(|| {
             tracing::warn!("auth.encryption is not configured: tokens at rest use a key that dies with this process");
             Keyring::ephemeral()
@@ -208,6 +217,7 @@ impl Latchkey {
             store: Store::new(pool, &config.schema, &config.session),
             cookies: CookiePolicy::new(&config, &paths),
             hooks: Arc::clone(&self.hooks),
+            metrics: Arc::new(Metrics::new()),
             admin_role: self.admin_role.clone(),
             #[cfg(feature = "pages")]
             site_name: self.site_name.clone(),
@@ -235,6 +245,11 @@ impl Latchkey {
         }
         if self.health_checks {
             rocket = rocket.mount(at.as_str(), routes::health::routes());
+        }
+        if shared.config.metrics.enabled() {
+            rocket = rocket
+                .mount(at.as_str(), routes::metrics::routes())
+                .attach(RequestMetrics::new(Arc::clone(&shared.metrics)));
         }
         #[cfg(feature = "pages")]
         {
@@ -297,13 +312,23 @@ impl Fairing for Latchkey {
         if let Some(cache) = shared.store.cache() {
             listener::spawn(shared.store.pool().clone(), &shared.config.schema, cache.clone(), rocket.shutdown());
         }
-        sweeper::spawn(
-            shared.store.pool().clone(),
-            shared.config.schema.clone(),
-            session.sweep_interval,
-            SweepOptions::from_config(&shared.config),
-            rocket.shutdown(),
-        );
+        let sweeper = Sweeper {
+            pool: shared.store.pool().clone(),
+            schema: shared.config.schema.clone(),
+            every: session.sweep_interval,
+            options: SweepOptions::from_config(&shared.config),
+            metrics: Arc::clone(&shared.metrics),
+        };
+        sweeper::spawn(sweeper, rocket.shutdown());
+        if shared.config.metrics.enabled() {
+            live_sessions::spawn(
+                shared.store.pool().clone(),
+                shared.config.schema.clone(),
+                shared.config.metrics.live_sessions_interval,
+                Arc::clone(&shared.metrics),
+                rocket.shutdown(),
+            );
+        }
     }
 
     async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {

@@ -54,6 +54,7 @@ mod fairings;
 mod fuzz;
 mod guards;
 mod hooks;
+mod metrics;
 mod oidc;
 #[cfg(feature = "pages")]
 mod pages;

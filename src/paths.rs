@@ -25,6 +25,9 @@ pub(crate) struct Paths {
     /// The path of the sign-in flow's and the re-authentication mark's cookies.
     #[serde(skip)]
     pub auth_cookies: String,
+    /// The Prometheus metrics, when they are mounted.
+    #[serde(skip)]
+    pub metrics: Option<String>,
     #[serde(skip)]
     api_prefix: String,
 }
@@ -61,9 +64,16 @@ impl Paths {
             callback: at("/auth/callback"),
             backchannel: at("/auth/backchannel-logout"),
             auth_cookies: at("/auth"),
+            metrics: None,
             api_prefix: at("/api/"),
             base: trimmed.to_string(),
         })
+    }
+
+    /// The same paths with `metrics` mounted.
+    pub fn with_metrics(self) -> Paths {
+        let metrics = Some(format!("{}/metrics", self.base));
+        Paths { metrics, ..self }
     }
 
     /// What routes and catchers are mounted at.
@@ -82,9 +92,13 @@ impl Paths {
     }
 
     /// Whether `path` is one of latchkey's JSON endpoints (or any `/api/` path of the
-    /// app's): errors there are answered in JSON, never with a page or a redirect.
+    /// app's), or the metrics' scraper endpoint: errors there are answered in JSON, never
+    /// with a page or a redirect.
     pub fn is_api(&self, path: &str) -> bool {
-        path.starts_with(&self.api_prefix) || path.starts_with("/api/") || path == self.backchannel
+        path.starts_with(&self.api_prefix)
+            || path.starts_with("/api/")
+            || path == self.backchannel
+            || self.metrics.as_deref() == Some(path)
     }
 }
 
@@ -102,7 +116,8 @@ mod tests {
         assert_eq!(paths.admin.as_deref(), Some("/account/admin"));
         assert_eq!(paths.mount_point(), "/account");
         assert!(paths.is_api("/account/api/sessions") && paths.is_api("/account/auth/backchannel-logout"));
-        assert!(!paths.is_api("/account/sessions"));
+        assert!(!paths.is_api("/account/sessions") && !paths.is_api("/account/metrics"));
+        assert!(paths.clone().with_metrics().is_api("/account/metrics"));
         assert_eq!(paths.login_returning("/notes?x=1"), "/account/auth/login?return_to=%2Fnotes%3Fx%3D1");
     }
 

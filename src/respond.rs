@@ -29,9 +29,13 @@ impl Error {
             | InvalidIdToken(_)
             | AccountNotLinked
             | UnknownProvider => ("Sign in", Some(login)),
-            SignInRefused(_) | Csrf(_) | Forbidden | NotFound | BadRequest(_) | InvalidLogoutToken(_) => {
-                ("Go home", Some(home))
-            }
+            SignInRefused(_)
+            | Csrf(_)
+            | Forbidden
+            | NotFound
+            | BadRequest(_)
+            | InvalidLogoutToken(_)
+            | InvalidToken => ("Go home", Some(home)),
             // Browsers are redirected to sign in again before a page is drawn.
             ReauthenticationRequired { .. } => ("Sign in again", Some(login)),
         }
@@ -70,6 +74,9 @@ impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
         self.log();
         let shared = Shared::of(request.rocket());
+        if let Some(shared) = shared {
+            shared.metrics.error_answered(self.code());
+        }
         let json = wants_json(request);
         // A browser is sent to sign in again straight away (a form's POST too: the
         // action is confirmed on the page it returns to, never replayed).
@@ -90,6 +97,9 @@ impl<'r> Responder<'r, 'static> for Error {
         };
         if status == Status::ServiceUnavailable {
             response.raw_header("Retry-After", "5");
+        }
+        if let Error::InvalidToken = self {
+            response.raw_header("WWW-Authenticate", "Bearer");
         }
         response.status(status).ok()
     }

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use rocket::{Phase, Rocket};
+use rocket::{Orbit, Phase, Rocket};
 
 use crate::config::Config;
 use crate::crypto::Keyring;
-use crate::hooks::Hooks;
+use crate::hooks::{Event, Hooks};
+use crate::metrics::Metrics;
 use crate::oidc::{OidcContext, Providers};
 #[cfg(feature = "pages")]
 use crate::pages::Pages;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub store: Store,
     pub cookies: CookiePolicy,
     pub hooks: Arc<dyn Hooks>,
+    /// Counted whether or not `/metrics` is mounted: atomics, cheaper than asking.
+    pub metrics: Arc<Metrics>,
     /// The realm role the admin console requires, when it is mounted.
     pub admin_role: Option<String>,
     #[cfg(feature = "pages")]
@@ -35,6 +38,12 @@ impl Shared {
     /// latchkey's state, if the fairing is attached (and has ignited).
     pub fn of<P: Phase>(rocket: &Rocket<P>) -> Option<&Shared> {
         rocket.state::<Shared>()
+    }
+
+    /// Tells the metrics, then the app's hooks, what happened.
+    pub async fn announce(&self, event: &Event, rocket: &Rocket<Orbit>) {
+        self.metrics.event(event);
+        self.hooks.on_event(event, rocket).await;
     }
 
     /// The parts the OpenID Connect flows use.

@@ -248,6 +248,7 @@ async fn refresh_holding(
             return Err(end(shared, rocket, user_id, session_id, &provider).await);
         }
         Err(RefreshFailure::Failed(error)) => {
+            shared.metrics.token_refresh(&provider.name, error.code());
             if matches!(error, Error::IdpUnavailable { .. }) {
                 provider.mark_unreachable();
             }
@@ -276,7 +277,7 @@ async fn refresh_holding(
     let state = save(shared, session_id, user_id, leased.lease, refreshed, roles).await.map_err(kept)?;
     tracing::info!(%user_id, %session_id, provider = %provider.name, "tokens refreshed");
     let event = Event::TokensRefreshed { user_id, session_id, provider: provider.name.clone() };
-    shared.hooks.on_event(&event, rocket).await;
+    shared.announce(&event, rocket).await;
     Ok(state)
 }
 
@@ -328,6 +329,6 @@ async fn end(
         return RefreshEnd::Kept(error.into());
     }
     let event = Event::RefreshRefused { user_id, session_id, provider: provider.name.clone() };
-    shared.hooks.on_event(&event, rocket).await;
+    shared.announce(&event, rocket).await;
     RefreshEnd::Ended
 }

@@ -119,6 +119,7 @@ async fn tokens_cookies_and_secrets_never_appear_in_the_logs() {
 
     assert!(logs.contains("signed in") && logs.contains("signed out"), "the capture works: {logs}");
     assert!(logs.contains("path=/auth/callback"), "requests are logged, without their query: {logs}");
+    assert!(logs.contains("route=/auth/callback"), "requests carry their route template: {logs}");
     assert!(logs.contains("No matching routes for GET /"), "Rocket's channel is captured: {logs}");
     assert!(!logs.contains("secret=abc") && !logs.contains("page=2"), "a query string reached the logs: {logs}");
     for (what, secret) in &secrets {

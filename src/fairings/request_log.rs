@@ -1,12 +1,14 @@
-//! One log line per request: method, path, status and time. Never the query string
-//! (the sign-in callback carries the authorization code there) and never a header.
+//! One log line per request: method, path, matched route, status and time. Never the
+//! query string (the sign-in callback carries the authorization code there) and never a
+//! header.
 
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::{Data, Request, Response};
 
-/// A `tracing` line per request (`method`, `path`, `status`, `elapsed_us`), never with
+/// A `tracing` line per request (`method`, `path`, `route`, `status`, `elapsed_us`;
+/// `route` is the matched route's template, `/sessions/<id>/revoke`, or `-`), never with
 /// the query string or a header: `rocket.attach(latchkey::RequestLog)`. Rocket's own
 /// request log prints whole URIs (the sign-in callback's carries the authorization
 /// code), so keep Rocket's `log_level` at `critical` or `off` beside it.
@@ -29,6 +31,7 @@ impl Fairing for RequestLog {
         tracing::info!(
             method = %request.method(),
             path = %request.uri().path(),
+            route = %request.route().map_or("-", |route| route.uri.path()),
             status = response.status().code,
             elapsed_us = started.elapsed().as_micros() as u64,
             "request"

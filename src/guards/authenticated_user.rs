@@ -208,6 +208,7 @@ async fn resolve(request: &Request<'_>) -> Result<Option<AuthenticatedUser>, Err
     for token in shared.cookies.candidates(request).iter().rev() {
         if let Some(session) = confirmed(request, shared, token).await? {
             if session.extended {
+                shared.metrics.session_extended();
                 let left = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
                 shared.cookies.set_session(jar, token, left);
             }

@@ -103,7 +103,7 @@ async fn revoke(
     }
     tracing::info!(admin_id = %admin.id, %user_id, %session_id, "admin revoked a session");
     let event = Event::AdminRevoked { admin_id: admin.id, user_id, revoked: Revoked::One { session_id } };
-    ctx.hooks.on_event(&event, ctx.rocket).await;
+    ctx.announce(&event, ctx.rocket).await;
     Ok(own.then(|| logout::finish(&ctx.oidc(), jar, ended)))
 }
 
@@ -121,7 +121,7 @@ async fn revoke_all(
     let (count, own) = ctx.store.revoke_all(user_id, admin.session.id, &actor(client).admin(admin.id)).await?;
     tracing::info!(admin_id = %admin.id, %user_id, revoked = count, "admin revoked every session of a user");
     let event = Event::AdminRevoked { admin_id: admin.id, user_id, revoked: Revoked::Everywhere { count } };
-    ctx.hooks.on_event(&event, ctx.rocket).await;
+    ctx.announce(&event, ctx.rocket).await;
     let signed_out = (user_id == admin.id).then(|| logout::finish(&ctx.oidc(), jar, own));
     Ok((count, signed_out))
 }

@@ -2,6 +2,8 @@
 //! `auth/callback` finishes it: the app's hooks decide, then the user, account and
 //! session are written in one transaction.
 
+use std::sync::Arc;
+
 use rocket::http::CookieJar;
 use rocket::response::Redirect;
 
@@ -127,8 +129,36 @@ async fn callback(
     brought: SessionCookies,
     jar: &CookieJar<'_>,
 ) -> Result<Redirect, Error> {
-    let completed = flow::finish(&params, &shared.oidc(), jar).await?;
-    if let Some(again) = silent_reentry(&shared, &completed).await? {
+    // A refusal is counted under the provider once the answer is known to be its own.
+    let completed = match flow::finish(&params, &shared.oidc(), jar).await {
+        Ok(completed) => completed,
+        Err(error) => {
+            shared.metrics.sign_in(UNKNOWN_PROVIDER, error.code());
+            return Err(error);
+        }
+    };
+    let provider = Arc::clone(&completed.provider);
+    let finished = complete(&shared, completed, &client, &brought, jar).await;
+    if let Err(error) = &finished {
+        shared.metrics.sign_in(&provider.name, error.code());
+    }
+    finished
+}
+
+/// What the metrics name the provider of a sign-in refused before its answer was known
+/// to come from a configured provider.
+const UNKNOWN_PROVIDER: &str = "unknown";
+
+/// The rest of a sign-in, once the provider's answer is verified: the app's hooks, the
+/// rows, the cookie.
+async fn complete(
+    shared: &Ctx<'_>,
+    completed: Completed,
+    client: &ClientInfo,
+    brought: &SessionCookies,
+    jar: &CookieJar<'_>,
+) -> Result<Redirect, Error> {
+    if let Some(again) = silent_reentry(shared, &completed).await? {
         return Ok(again);
     }
     let sign_in = SignIn { provider: &completed.provider.name, subject: &completed.subject, claims: &completed.claims };
@@ -149,17 +179,17 @@ async fn callback(
         subject: &completed.subject,
         profile: &profile,
         allow_email_linking: completed.provider.config.allow_email_linking,
-        tokens: sealed_tokens(&shared, &completed)?,
+        tokens: sealed_tokens(shared, &completed)?,
         token: &token,
         session: NewSession {
             provider: &completed.provider.name,
             subject: &completed.subject,
             idp_sid: completed.idp_sid.as_deref(),
-            sealed_id_token: Some(seal(&shared, &completed.id_token, ID_TOKEN_COLUMN)?),
-            sealed_access_token: Some(seal(&shared, &completed.access_token, ACCESS_TOKEN_COLUMN)?),
+            sealed_id_token: Some(seal(shared, &completed.id_token, ID_TOKEN_COLUMN)?),
+            sealed_access_token: Some(seal(shared, &completed.access_token, ACCESS_TOKEN_COLUMN)?),
             access_expires_at: completed.expires_at,
             sealed_refresh_token: match &completed.refresh_token {
-                Some(token) => Some(seal(&shared, token, REFRESH_TOKEN_COLUMN)?),
+                Some(token) => Some(seal(shared, token, REFRESH_TOKEN_COLUMN)?),
                 None => None,
             },
             auth_time: completed.auth_time,
@@ -187,10 +217,10 @@ async fn callback(
         provider: completed.provider.name.clone(),
         new_user: signed_in.new_user,
     };
-    shared.hooks.on_event(&event, shared.rocket).await;
+    shared.announce(&event, shared.rocket).await;
     if signed_in.new_device {
         let event = Event::NewDevice { user_id, session_id, device: signed_in.device, ip: client.ip };
-        shared.hooks.on_event(&event, shared.rocket).await;
+        shared.announce(&event, shared.rocket).await;
     }
     Ok(Redirect::to(completed.return_to))
 }

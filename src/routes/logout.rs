@@ -65,7 +65,7 @@ async fn sign_out(
     let by = Actor::at(client.user_agent.as_deref(), client.ip);
     let ended = shared.store.end(user.id, user.session.id, EventKind::SignOut, &by).await?;
     tracing::info!(user_id = %user.id, session_id = %user.session.id, "signed out");
-    shared.hooks.on_event(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
+    shared.announce(&Event::SignedOut { user_id: user.id, session_id: user.session.id }, shared.rocket).await;
     Ok(Redirect::to(logout::finish(&shared.oidc(), jar, ended)))
 }
 
@@ -128,6 +128,6 @@ async fn backchannel_logout(form: Form<BackchannelForm<'_>>, shared: Ctx<'_>) ->
     let by_sid = matches!(request.ends, backchannel::Ends::ProviderSession { .. });
     tracing::info!(provider = %request.provider, by_sid, deleted, "back-channel logout");
     let event = Event::BackchannelLogout { provider: request.provider.clone(), sessions: deleted };
-    shared.hooks.on_event(&event, shared.rocket).await;
+    shared.announce(&event, shared.rocket).await;
     Ok(NoStore(Json(json!({ "deleted": deleted })), Header::new("Cache-Control", "no-store")))
 }

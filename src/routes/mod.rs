@@ -9,4 +9,5 @@ pub(crate) mod auth;
 pub(crate) mod catchers;
 pub(crate) mod health;
 pub(crate) mod logout;
+pub(crate) mod metrics;
 pub(crate) mod sessions;

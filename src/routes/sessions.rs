@@ -73,7 +73,7 @@ pub(crate) async fn revoke(
     }
     tracing::info!(user_id = %user.id, session_id = %id, "session revoked");
     let event = Event::Revoked { user_id: user.id, revoked: Revoked::One { session_id: id } };
-    shared.hooks.on_event(&event, shared.rocket).await;
+    shared.announce(&event, shared.rocket).await;
     Ok(())
 }
 
@@ -94,10 +94,7 @@ pub(crate) async fn revoke_all_others(
     require_recent(shared, user, &confirm_at(shared, "revoke-others"))?;
     let count = shared.store.revoke_others(user.id, user.session.id, &actor(client)).await?;
     tracing::info!(user_id = %user.id, revoked = count, "other sessions revoked");
-    shared
-        .hooks
-        .on_event(&Event::Revoked { user_id: user.id, revoked: Revoked::Others { count } }, shared.rocket)
-        .await;
+    shared.announce(&Event::Revoked { user_id: user.id, revoked: Revoked::Others { count } }, shared.rocket).await;
     Ok(count)
 }
 
@@ -112,10 +109,7 @@ pub(crate) async fn sign_out_everywhere(
     require_recent(shared, user, &confirm_at(shared, "revoke-all"))?;
     let (count, current) = shared.store.revoke_all(user.id, user.session.id, &actor(client)).await?;
     tracing::info!(user_id = %user.id, revoked = count, "signed out everywhere");
-    shared
-        .hooks
-        .on_event(&Event::Revoked { user_id: user.id, revoked: Revoked::Everywhere { count } }, shared.rocket)
-        .await;
+    shared.announce(&Event::Revoked { user_id: user.id, revoked: Revoked::Everywhere { count } }, shared.rocket).await;
     Ok((count, logout::finish(&shared.oidc(), jar, current)))
 }
 

@@ -23,7 +23,8 @@ pub(crate) use cache::SessionCache;
 pub(crate) use events::{Actor, EventKind, SecurityEvent};
 pub(crate) use logout_tokens::{LogoutScope, LogoutToken};
 pub(crate) use sessions::{
-    CurrentSession, EndedSession, IdpSession, ListPage, NewSession, SessionListing, SessionPage, TokenState,
+    count_live_sessions, CurrentSession, EndedSession, IdpSession, ListPage, NewSession, SessionListing, SessionPage,
+    TokenState,
 };
 pub use sweep::{sweep_once, sweep_once_with, SweepOptions, SweepReport};
 pub(crate) use tokens::{Leased, RefreshedTokens};

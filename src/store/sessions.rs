@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rocket_db_pools::sqlx::types::Json;
-use rocket_db_pools::sqlx::{self, PgConnection, Row};
+use rocket_db_pools::sqlx::{self, PgConnection, PgPool, Row};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::cache::{CachedSession, SessionCache};
 use super::{Actor, EventKind, Store};
+use crate::db::Schema;
 use crate::roles::Roles;
 use crate::session::SessionToken;
 
@@ -30,6 +31,16 @@ pub(super) const AUTHENTICATE: &str = "
       FROM {schema}.sessions s
       JOIN {schema}.users u ON u.id = s.user_id
      WHERE s.token_hash = $1";
+
+/// Sessions not expired, for the live-sessions gauge (counted periodically, never per
+/// request or scrape).
+const COUNT_LIVE: &str = "SELECT count(*) FROM {schema}.sessions WHERE expires_at > now()";
+
+/// How many sessions in `schema` are live right now: for a task of its own, beside the
+/// store's requests.
+pub(crate) async fn count_live_sessions(pool: &PgPool, schema: &Schema) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&schema.qualify(COUNT_LIVE)).fetch_one(pool).await
+}
 
 /// The extension (when `$2`) and the activity stamp, written only if nobody wrote them
 /// since the read (`last_seen_at` unchanged): of many requests due at once, one writes.
