@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::browser::{Browser, Page, APP_ORIGIN};
-use common::{app, figment, TestDb};
+use common::keycloak_admin::KeycloakAdmin;
+use common::{app, eventually, figment, TestDb};
 use figment::providers::Serialized;
 use rocket::http::{Method, Status};
 use serde_json::Value;
@@ -50,6 +51,11 @@ async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
     let mut phone = Browser::signed_in(&app, "alice", SAFARI_IPHONE).await;
     let mut mac = Browser::signed_in(&app, "alice", CHROME_MAC).await;
     let phone_id = phone.current_session_id().await;
+    let phone_sid: String = sqlx::query_scalar("SELECT idp_sid FROM sessions WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&phone_id).expect("a session id"))
+        .fetch_one(&mut db.connect().await)
+        .await
+        .expect("the phone's Keycloak session");
     let token = laptop.csrf_token().await;
 
     let revoked = laptop.post_form(&format!("/sessions/{phone_id}/revoke"), &[("csrf_token", &token)]).await;
@@ -58,10 +64,18 @@ async fn revoking_one_session_signs_out_that_device_on_its_next_request_only() {
     assert_eq!(revoked.location.as_deref(), Some("/sessions"));
     assert!(!phone.is_signed_in().await, "the revoked device is still signed in");
     assert!(laptop.is_signed_in().await && mac.is_signed_in().await);
+    // The phone's Keycloak session is ended too, apart from the request (the service
+    // account's call). Waiting for it keeps that call from ending the phone's next
+    // sign-in half-way, which would only make its owner sign in once more.
+    let keycloak = KeycloakAdmin::connect().await;
+    let ended =
+        eventually(Duration::from_secs(10), || async { !keycloak.session_ids("alice").await.contains(&phone_sid) })
+            .await;
+    assert!(ended, "the phone's Keycloak session was not ended");
     let next = phone.get("/sessions").await.location.expect("sent to sign-in");
     assert_eq!(next, "/auth/login?return_to=%2Fsessions");
-    // Keycloak still has the phone's single sign-on session, yet asks for the password:
-    // a revoked device does not slip back in silently.
+    // The sign-in asks for the password whatever single sign-on session the phone's
+    // browser may still hold: a revoked device does not slip back in silently.
     let authorize = phone.get(&next).await.location.expect("authorize URL");
     assert!(authorize.contains("prompt=login"), "{authorize}");
     let callback = phone.keycloak_login(&authorize, "alice", "alice").await;
