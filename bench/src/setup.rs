@@ -105,6 +105,15 @@ pub async fn build_app(root: &Path, release: bool) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.args(["build", "--quiet", "--features", "reference-app", "--bin", "latchkey"]).current_dir(root);
+    // `cargo run` gave this program its package's variables (CARGO_MANIFEST_DIR, …). A
+    // build script that watches one of them (ring's does) would see it changed against a
+    // build made from a shell, and everything above it would be built again, each time
+    // the two alternate: a few minutes of fat LTO per run.
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_run) {
+            command.env_remove(name);
+        }
+    }
     if release {
         command.arg("--release");
     }
@@ -116,7 +125,38 @@ pub async fn build_app(root: &Path, release: bool) -> Result<PathBuf> {
     Ok(binary)
 }
 
+/// Whether `name` is one of the variables `cargo run` sets for the program it runs (not
+/// `CARGO`, which says which cargo to use, nor the user's own `CARGO_HOME` or
+/// `CARGO_TARGET_DIR`).
+fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_BIN_NAME"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+        )
+}
+
 /// The workspace's target directory.
 pub fn target_dir(root: &Path) -> PathBuf {
     root.join(std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_by_cargo_run;
+
+    #[test]
+    fn the_variables_cargo_run_sets_are_told_from_the_users_own() {
+        for name in ["CARGO_MANIFEST_DIR", "CARGO_PKG_NAME", "CARGO_PKG_VERSION", "CARGO_CRATE_NAME"] {
+            assert!(set_by_cargo_run(name), "{name}");
+        }
+        for name in ["CARGO", "CARGO_HOME", "CARGO_TARGET_DIR", "PATH", "RUSTFLAGS"] {
+            assert!(!set_by_cargo_run(name), "{name}");
+        }
+    }
 }
