@@ -1,7 +1,9 @@
 -- What happened to a person's sessions, for them ("Recent activity" on the sessions page)
 -- and for admins: sign-ins, sign-outs, revocations (by the person or an admin),
--- back-channel logouts and refreshes the provider refused. Each row is written by the
--- same statement as the change it records, so that neither exists without the other.
+-- back-channel logouts, refreshes the provider refused, and sessions a new sign-in
+-- ended (the one its browser held, the oldest past the most a person keeps). Each row is
+-- written by the same statement as the change it records, so that neither exists
+-- without the other.
 -- Nothing secret is kept: no token or hash of one, no cookie, no URL; the device is its
 -- label ("Firefox on Linux"), not the user agent. Rows older than
 -- `auth.security_events.retention` are swept.
@@ -9,7 +11,9 @@ CREATE TABLE security_events (
     id          uuid        PRIMARY KEY DEFAULT gen_random_uuid(),
     user_id     uuid        NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     kind        text        NOT NULL,
-    occurred_at timestamptz NOT NULL DEFAULT now(),
+    -- The clock at the insert, not the transaction's start: a sign-in's own event comes
+    -- before those of the sessions it then ended, in the same transaction.
+    occurred_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     -- The session concerned (its public id): signed in, signed out, revoked, ended. No
     -- foreign key: the event outlives the session.
     session_id  uuid,
@@ -28,7 +32,7 @@ CREATE TABLE security_events (
     new_device  boolean     NOT NULL DEFAULT false,
     CONSTRAINT security_events_kind CHECK (kind IN (
         'sign_in', 'sign_out', 'revoke_one', 'revoke_others', 'revoke_everywhere',
-        'backchannel_logout', 'refresh_refused'))
+        'backchannel_logout', 'refresh_refused', 'replaced', 'evicted'))
 );
 -- A person's latest events, and the sweeper's oldest.
 CREATE INDEX security_events_user_id_idx ON security_events (user_id, occurred_at);

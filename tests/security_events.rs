@@ -366,10 +366,16 @@ async fn the_apps_sweeper_keeps_events_for_the_configured_retention() {
         .await
         .expect("age an event");
 
-    let swept = common::eventually(Duration::from_secs(10), || async { db.count("security_events").await == 1 }).await;
+    // The second sign-in's event, and with this client (which keeps cookies) the event of
+    // the first session it replaced: both from Chrome, both recent.
+    let recent = events(&db).await.into_iter().filter(|event| event["device"] == "Chrome on Mac OSX").count();
+
+    let swept =
+        common::eventually(Duration::from_secs(10), || async { db.count("security_events").await == recent as i64 })
+            .await;
 
     assert!(swept, "left: {:#?}", events(&db).await);
-    assert_eq!(events(&db).await[0]["device"], "Chrome on Mac OSX");
+    assert!(events(&db).await.iter().all(|event| event["device"] == "Chrome on Mac OSX"));
 }
 
 #[test]
@@ -607,4 +613,47 @@ async fn a_sign_in_from_a_new_device_tells_the_hooks_once() {
         .map(|event| matches!(event, Event::NewDevice { .. }))
         .collect();
     assert_eq!(order, [false, false, true, false], "right after the sign-in it is about");
+}
+
+#[tokio::test]
+async fn a_session_a_new_sign_in_in_the_same_browser_ends_is_recorded_once() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db)).await;
+    let mut browser = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let before = browser.current_session_id().await;
+
+    // Keycloak's single sign-on answers at once; the app makes a new session.
+    let authorize = browser.start_sign_in("/").await;
+    let callback = browser.idp_redirect(&authorize).await;
+    assert_eq!(browser.follow(&callback).await.status, Status::SeeOther);
+
+    let replaced = events_of(&db, "replaced").await;
+    assert_eq!(replaced.len(), 1, "{replaced:#?}");
+    assert_eq!(replaced[0]["session_id"], before.as_str());
+    assert_eq!(replaced[0]["user_id"], user_id(&mut browser).await.as_str());
+    assert_eq!(
+        (replaced[0]["device"].clone(), replaced[0]["ip"].clone()),
+        (json!("Firefox on Linux"), json!("127.0.0.1"))
+    );
+    assert_eq!(events_of(&db, "sign_in").await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_oldest_session_a_new_sign_in_ends_past_the_limit_is_recorded_once() {
+    let db = TestDb::create().await;
+    let app = app(figment(&db).merge(Serialized::global("auth.session.max_per_user", 2))).await;
+    let mut first = Browser::signed_in(&app, "alice", FIREFOX_LINUX).await;
+    let oldest = first.current_session_id().await;
+    let _second = Browser::signed_in(&app, "alice", CHROME_MAC).await;
+
+    let mut third = Browser::signed_in(&app, "alice", FIREFOX_WINDOWS).await;
+
+    let evicted = events_of(&db, "evicted").await;
+    assert_eq!(evicted.len(), 1, "{evicted:#?}");
+    assert_eq!(evicted[0]["session_id"], oldest.as_str());
+    assert_eq!(evicted[0]["device"], "Firefox on Windows 10", "where the sign-in that ended it came from");
+    let activity = third.get("/api/activity").await.json();
+    let kinds: Vec<&str> =
+        activity["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"evicted"), "newest first: {kinds:?}");
 }

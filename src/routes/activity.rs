@@ -130,6 +130,8 @@ fn what(event: &SecurityEvent) -> String {
         EventKind::RevokeEverywhere => format!("Signed out everywhere ({})", sessions(count)),
         EventKind::BackchannelLogout => format!("Signed out at {provider} ({})", sessions(count)),
         EventKind::RefreshRefused => format!("Session ended by {provider}"),
+        EventKind::Replaced => "Session ended by a new sign-in in the same browser".into(),
+        EventKind::Evicted => "Oldest session ended: too many sessions at once".into(),
     }
 }
 

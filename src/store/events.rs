@@ -48,10 +48,14 @@ pub(crate) enum EventKind {
     /// The provider refused to refresh a session's tokens (or the profile hook refused
     /// the refreshed claims): the session ended.
     RefreshRefused,
+    /// A new sign-in in the same browser ended the session its cookie named.
+    Replaced,
+    /// A new sign-in ended the person's oldest session, past `auth.session.max_per_user`.
+    Evicted,
 }
 
 impl EventKind {
-    const ALL: [EventKind; 7] = [
+    const ALL: [EventKind; 9] = [
         EventKind::SignIn,
         EventKind::SignOut,
         EventKind::RevokeOne,
@@ -59,6 +63,8 @@ impl EventKind {
         EventKind::RevokeEverywhere,
         EventKind::BackchannelLogout,
         EventKind::RefreshRefused,
+        EventKind::Replaced,
+        EventKind::Evicted,
     ];
 
     /// As `security_events.kind` holds it (and the JSON API says it).
@@ -71,6 +77,8 @@ impl EventKind {
             EventKind::RevokeEverywhere => "revoke_everywhere",
             EventKind::BackchannelLogout => "backchannel_logout",
             EventKind::RefreshRefused => "refresh_refused",
+            EventKind::Replaced => "replaced",
+            EventKind::Evicted => "evicted",
         }
     }
 

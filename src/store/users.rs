@@ -52,14 +52,27 @@ pub(super) const REFRESH_PROFILE: &str = "
      WHERE u.id = me.me";
 
 /// The sessions the browser's cookies named before this sign-in: a session that may
-/// have leaked does not outlive a new sign-in on its device.
-pub(super) const END_PREVIOUS: &str = "DELETE FROM {schema}.sessions WHERE token_hash = ANY($1)";
+/// have leaked does not outlive a new sign-in on its device. Each is recorded for its own
+/// user (`replaced`, with the new sign-in's device `$2` and address `$3`).
+pub(super) const END_PREVIOUS: &str = "
+    WITH gone AS (DELETE FROM {schema}.sessions WHERE token_hash = ANY($1) RETURNING id, user_id, provider),
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, session_id, provider, device, ip)
+        SELECT user_id, 'replaced', id, provider, $2, $3::inet FROM gone)
+    SELECT count(*) FROM gone";
 
-/// The user's oldest sessions beyond the most one person keeps.
+/// The user's oldest sessions beyond the most one person keeps, each recorded
+/// (`evicted`, with the new sign-in's device `$3` and address `$4`).
 pub(super) const END_OLDEST: &str = "
-    DELETE FROM {schema}.sessions WHERE id IN (
-        SELECT id FROM {schema}.sessions WHERE user_id = $1
-         ORDER BY created_at DESC, id DESC OFFSET $2)";
+    WITH gone AS (
+        DELETE FROM {schema}.sessions WHERE id IN (
+            SELECT id FROM {schema}.sessions WHERE user_id = $1
+             ORDER BY created_at DESC, id DESC OFFSET $2)
+        RETURNING id, user_id, provider),
+    logged AS (
+        INSERT INTO {schema}.security_events (user_id, kind, session_id, provider, device, ip)
+        SELECT user_id, 'evicted', id, provider, $3, $4::inet FROM gone)
+    SELECT count(*) FROM gone";
 
 pub(super) const UPSERT_ACCOUNT: &str = "
     INSERT INTO {schema}.accounts (user_id, type, provider, provider_account_id, refresh_token, access_token,
@@ -188,17 +201,24 @@ impl Store {
             .execute(&mut *connection)
             .await?;
         let previous: Vec<Vec<u8>> = new.previous.iter().map(|token| token.hash().to_vec()).collect();
-        let mut ended =
-            sqlx::query(&self.sql.end_previous).bind(previous).execute(&mut *connection).await?.rows_affected();
         let device = Device::of(new.session.user_agent).label;
+        let ip = new.session.ip.map(|ip| ip.to_string());
+        let replaced: i64 = sqlx::query_scalar(&self.sql.end_previous)
+            .bind(previous)
+            .bind(&device)
+            .bind(&ip)
+            .fetch_one(&mut *connection)
+            .await?;
         let (session_id, new_device) =
             self.create_session(connection, user_id, new.token, new.session, &device).await?;
-        ended += sqlx::query(&self.sql.end_oldest)
+        let evicted: i64 = sqlx::query_scalar(&self.sql.end_oldest)
             .bind(user_id)
             .bind(i64::from(self.max_per_user))
-            .execute(&mut *connection)
-            .await?
-            .rows_affected();
+            .bind(&device)
+            .bind(&ip)
+            .fetch_one(&mut *connection)
+            .await?;
+        let ended = u64::try_from(replaced + evicted).unwrap_or_default();
         Ok(SignInOutcome::SignedIn(SignedIn { user_id, session_id, new_user, device, new_device, ended }))
     }
 
