@@ -28,8 +28,8 @@ const EXACT_REQUESTS: usize = 25;
 const EXACT_PAGE_REQUESTS: usize = 3;
 /// A guarded request runs the lookup, and nothing else.
 const GUARDED_STATEMENTS: i64 = 1;
-/// A sessions page runs the lookup and the listing.
-const PAGE_STATEMENTS: i64 = 2;
+/// A sessions page runs the lookup, the listing and the recent activity.
+const PAGE_STATEMENTS: i64 = 3;
 /// The pool of each instance of the revocation delay: single requests, one at a time.
 const REVOCATION_POOL: u32 = 4;
 /// The logs of the apps this program starts, in its scratch folder: the measured app,
