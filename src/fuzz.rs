@@ -78,7 +78,9 @@ fn session_token_parse_accepts_only_canonical_43_char_base64url() {
             prop_assert_eq!(token.as_str(), text.as_str(), "parse changed the text");
             prop_assert_eq!(text.len(), 43);
             prop_assert!(text.chars().all(|c| BASE64URL.contains(c)), "{:?} is not base64url", text);
-            let bytes = URL_SAFE_NO_PAD.decode(&text).expect("accepted text decodes");
+            let bytes = URL_SAFE_NO_PAD
+                .decode(&text)
+                .map_err(|error| TestCaseError::fail(format!("{text:?} was accepted but does not decode: {error}")))?;
             prop_assert_eq!(bytes.len(), 32);
             prop_assert_eq!(URL_SAFE_NO_PAD.encode(&bytes), text.clone(), "not canonical");
             // The derived values are total on accepted tokens.
@@ -93,9 +95,9 @@ fn session_token_parse_accepts_only_canonical_43_char_base64url() {
 fn every_32_byte_token_round_trips_through_its_cookie_text() {
     proptest!(config(), |(bytes in any::<[u8; 32]>())| {
         let text = URL_SAFE_NO_PAD.encode(bytes);
-        let token = SessionToken::parse(&text);
-        prop_assert!(token.is_some(), "{:?} refused", text);
-        let token = token.expect("checked");
+        let Some(token) = SessionToken::parse(&text) else {
+            return Err(TestCaseError::fail(format!("{text:?} refused")));
+        };
         prop_assert_eq!(token.as_str(), text.as_str());
         prop_assert_eq!(SessionToken::parse(token.as_str()), Some(token.clone()));
     });
@@ -180,7 +182,8 @@ fn percent_decoded_once(text: &str) -> String {
 /// What "a same-site path" means, judged independently of `sanitize`'s own code: a
 /// browser resolving it against the site stays on the site, as given and decoded once.
 fn assert_same_site_path(output: &str) -> Result<(), TestCaseError> {
-    let base = url::Url::parse("https://app.example/some/page").expect("base");
+    let base = url::Url::parse("https://app.example/some/page")
+        .map_err(|error| TestCaseError::fail(format!("the base URL: {error}")))?;
     prop_assert!(output.starts_with('/'), "{:?} is not a path", output);
     prop_assert!(!output.chars().any(|c| c.is_control() || c.is_whitespace()), "{:?}", output);
     // Decoded once, the path part must still be a plain path; the query may carry

@@ -441,17 +441,30 @@ impl Store {
         Ok(SessionPage { rows, total })
     }
 
-    /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
-    pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid, by: &Actor) -> Result<bool, sqlx::Error> {
-        let rows = sqlx::query(&self.sql.revoke)
-            .bind(session_id)
-            .bind(user_id)
+    /// Runs one of the revoking statements (`REVOKE`, `REVOKE_OTHERS`, `REVOKE_ALL`): their
+    /// two ids, how long to remember the revoked provider sessions, and who revoked them
+    /// from where, in that order.
+    async fn revoking(
+        &self,
+        statement: &str,
+        first: Uuid,
+        second: Uuid,
+        by: &Actor,
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        sqlx::query(statement)
+            .bind(first)
+            .bind(second)
             .bind(self.lifetimes.absolute_max_age)
             .bind(by.admin_id)
             .bind(by.device.as_deref())
             .bind(by.ip_text())
             .fetch_all(&self.pool)
-            .await?;
+            .await
+    }
+
+    /// Deletes one of the user's sessions; false when the id is not theirs (or gone).
+    pub(crate) async fn revoke(&self, user_id: Uuid, session_id: Uuid, by: &Actor) -> Result<bool, sqlx::Error> {
+        let rows = self.revoking(&self.sql.revoke, session_id, user_id, by).await?;
         self.forget(user_id, move |id| id == session_id);
         self.ended_at_providers(idp_sessions(&rows)?);
         Ok(rows.len() == 1)
@@ -459,15 +472,7 @@ impl Store {
 
     /// Deletes every session of the user but `keep`; returns how many.
     pub(crate) async fn revoke_others(&self, user_id: Uuid, keep: Uuid, by: &Actor) -> Result<u64, sqlx::Error> {
-        let rows = sqlx::query(&self.sql.revoke_others)
-            .bind(user_id)
-            .bind(keep)
-            .bind(self.lifetimes.absolute_max_age)
-            .bind(by.admin_id)
-            .bind(by.device.as_deref())
-            .bind(by.ip_text())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.revoking(&self.sql.revoke_others, user_id, keep, by).await?;
         self.forget(user_id, move |id| id != keep);
         self.ended_at_providers(idp_sessions(&rows)?);
         Ok(u64::try_from(rows.len()).unwrap_or_default())
@@ -481,15 +486,7 @@ impl Store {
         current: Uuid,
         by: &Actor,
     ) -> Result<(u64, Option<EndedSession>), sqlx::Error> {
-        let rows = sqlx::query(&self.sql.revoke_all)
-            .bind(user_id)
-            .bind(current)
-            .bind(self.lifetimes.absolute_max_age)
-            .bind(by.admin_id)
-            .bind(by.device.as_deref())
-            .bind(by.ip_text())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.revoking(&self.sql.revoke_all, user_id, current, by).await?;
         self.forget(user_id, |_| true);
         let (mut ended, mut others) = (None, Vec::new());
         for row in &rows {
